@@ -1,0 +1,53 @@
+"""One pydantic model in and one out for each activity. Workflows import these too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from domain.models import BreakdownLine, ParcelStatus, Role, Strict
+
+
+class PayoutRequest(Strict):
+    """Pay a case's money back through the order's original payment channel."""
+
+    idempotency_key: str = Field(description="made in the workflow; the same key never pays twice")
+    case_id: str
+    order_id: str
+    shop_id: str
+    buyer_id: str
+    currency: str
+    refund: int = Field(ge=0, description="gives back what the buyer paid")
+    reimbursement: int = Field(ge=0, description="return shipping and compensation on top")
+    lines: list[BreakdownLine]
+
+
+class PayoutResult(Strict):
+    payment_id: str
+    amount: int
+    currency: str
+    already_paid: bool = Field(description="the provider had this key already (a retry or a crash)")
+
+
+class Notification(Strict):
+    """A message to one party of a case: reminders, notices, follow-ups."""
+
+    dedupe_key: str = Field(description="made in the workflow; the channel drops repeats")
+    case_id: str
+    shop_id: str
+    recipient_role: Role
+    recipient_id: str
+    kind: str
+    message: str
+
+
+class ParcelLookup(Strict):
+    carrier: str
+    tracking_number: str
+
+
+class ParcelStatusReport(Strict):
+    known: bool
+    status: ParcelStatus | None = None
+    occurred_at: datetime | None = None

@@ -1,0 +1,26 @@
+"""Parcel status from the courier: the polling fallback for when tracking events do not arrive."""
+
+from __future__ import annotations
+
+import httpx
+from temporalio import activity
+
+from activities._http import raise_for_provider
+from activities.contracts import ParcelLookup, ParcelStatusReport
+
+
+class CourierActivities:
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+
+    @activity.defn(name="lookup_parcel")
+    async def lookup_parcel(self, lookup: ParcelLookup) -> ParcelStatusReport:
+        response = await self._client.get(
+            f"{self._base_url}/parcels/{lookup.carrier}/{lookup.tracking_number}"
+        )
+        if response.status_code == 404:
+            return ParcelStatusReport(known=False)
+        raise_for_provider(response, "courier", permanent_type="CourierRefused")
+        body = response.json()
+        return ParcelStatusReport(known=True, status=body.get("status"), occurred_at=body.get("occurred_at"))

