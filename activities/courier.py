@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 from temporalio import activity
 
@@ -16,9 +18,10 @@ class CourierActivities:
 
     @activity.defn(name="lookup_parcel")
     async def lookup_parcel(self, lookup: ParcelLookup) -> ParcelStatusReport:
-        response = await self._client.get(
-            f"{self._base_url}/parcels/{lookup.carrier}/{lookup.tracking_number}"
-        )
+        # The buyer types the tracking number: escape it, so a '#', '?' or '/' in it cannot turn
+        # the lookup into one about another parcel.
+        carrier, tracking = quote(lookup.carrier, safe=""), quote(lookup.tracking_number, safe="")
+        response = await self._client.get(f"{self._base_url}/parcels/{carrier}/{tracking}")
         if response.status_code == 404:
             return ParcelStatusReport(known=False)
         raise_for_provider(response, "courier", permanent_type="CourierRefused")

@@ -20,6 +20,10 @@ from domain.durations import format_duration, parse_duration
 
 def _to_timedelta(value: Any) -> timedelta:
     if isinstance(value, timedelta):
+        # Same rule as for text: a policy that cannot be written back as "72h" and read again
+        # would fail to load in the worker.
+        if value <= timedelta(0):
+            raise ValueError(f"{value} is not a positive duration")
         return value
     return parse_duration(value)
 

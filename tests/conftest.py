@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.policy import Policy
@@ -19,6 +20,7 @@ from runtime.settings import Settings
 from runtime.temporal import register_search_attributes, test_server_path
 from tests.support.providers import FakeProviders
 from worker import build_worker
+from workflows.ids import case_workflow_id, order_ledger_id
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +56,28 @@ async def engine(env: WorkflowEnvironment, policy: Policy) -> AsyncIterator[Engi
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
     settings = Settings(AFTERSALES_TASK_QUEUE=task_queue, PAYMENT_URL="http://fake/payments",
                         COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
+    service = TrackingCaseService(env.client, task_queue, policy)
     async with providers.client() as http:
         worker = build_worker(env.client, settings, http)
         async with worker:
-            yield Engine(env, env.client, CaseService(env.client, task_queue, policy), providers, task_queue)
+            yield Engine(env, env.client, service, providers, task_queue)
+            # The test server's clock is shared: a workflow left running without its worker
+            # would hold a timer task nobody takes and stall time-skipping for later tests.
+            for workflow_id in service.started:
+                try:
+                    await env.client.get_workflow_handle(workflow_id).terminate("test finished")
+                except RPCError:
+                    pass  # already completed
+
+
+class TrackingCaseService(CaseService):
+    """Remembers every workflow a test started, so the fixture can clean up after it."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.started: list[str] = []
+
+    async def open_case(self, request, opened_by):  # noqa: ANN001, ANN201
+        self.started += [case_workflow_id(request.case_id),
+                         order_ledger_id(request.order.shop_id, request.order.order_id)]
+        return await super().open_case(request, opened_by)
