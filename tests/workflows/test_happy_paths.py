@@ -7,9 +7,7 @@ from datetime import timedelta
 from domain.models import CaseState, ParcelStatus
 from tests.support.factory import BUYER, STAFF, SYSTEM, request
 from tests.support.timeline import run_to_end
-from workflows.ids import case_workflow_id
 from workflows.messages import ParcelEvent
-
 
 finish = run_to_end
 
