@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         WaitingOn,
     )
+    from domain.rules import BadPayload as _BadPayload
     from domain.rules import (
         BuyerContext,
         CaseCommand,
@@ -70,7 +71,6 @@ with workflow.unsafe.imports_passed_through():
         can_access,
         parse_payload,
     )
-    from domain.rules import BadPayload as _BadPayload
     from workflows import search_attributes as sa
     from workflows.messages import CaseSettlement, CaseStart, ParcelEvent
 

@@ -1,0 +1,86 @@
+"""Record the histories the replay test checks: ``python -m tests.workflows.record_histories``.
+
+Run it when a deliberate change of the workflows' command sequence (behind ``workflow.patched``)
+is made, to add histories of the new code next to the old ones; never overwrite the old ones
+blindly: they are what proves running cases still replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.models import ParcelStatus
+from domain.policy import Policy
+from runtime.cases import CaseService
+from runtime.settings import Settings
+from runtime.temporal import register_search_attributes, test_server_path
+from tests.support.factory import BUYER, PLATFORM, STAFF, SUPERVISOR, SYSTEM, request
+from tests.support.providers import FakeProviders
+from worker import build_worker
+from workflows.ids import case_workflow_id, order_ledger_id
+from workflows.messages import ParcelEvent
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+DAY = timedelta(days=1)
+
+
+async def record() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_path(), data_converter=pydantic_data_converter
+    )
+    await register_search_attributes(env.client)
+    providers = FakeProviders()
+    settings = Settings(AFTERSALES_TASK_QUEUE="record", PAYMENT_URL="http://fake/payments",
+                        COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
+    async with env, providers.client() as http, build_worker(env.client, settings, http):
+        svc = CaseService(env.client, "record", Policy())
+        now = await env.get_current_time()
+
+        # 1. Out-of-stock refund the merchant ignores: reminders, auto-approve, refund, follow-up.
+        await svc.open_case(request(now, "h-timeout", type="refund_only", reason="out_of_stock",
+                                    order_kwargs={"shipped": False}), SYSTEM)
+        # 2. Quality return through courier delivery and inspection.
+        await svc.open_case(request(now, "h-return", reason="quality_issue"), SYSTEM)
+        await svc.command("h-return", "approve", STAFF)
+        await svc.command("h-return", "submit_return_shipment", BUYER,
+                          {"carrier": "sf", "tracking_number": "H1", "shipping_cost": 900})
+        await svc.parcel_event("h-return", ParcelEvent(carrier="sf", tracking_number="H1",
+                                                       status=ParcelStatus.DELIVERED, occurred_at=now))
+        await env.sleep(timedelta(seconds=1))
+        await svc.command("h-return", "record_inspection", STAFF, {"passed": True, "responsibility": "product_defect"})
+        # 3. Exchange shipped and auto-confirmed.
+        await svc.open_case(request(now, "h-exchange", type="exchange", reason="wrong_item"), SYSTEM)
+        await svc.command("h-exchange", "approve", STAFF)
+        await svc.command("h-exchange", "submit_return_shipment", BUYER, {"carrier": "sf", "tracking_number": "H2"})
+        await svc.command("h-exchange", "record_inspection", STAFF, {"passed": True, "responsibility": "product_defect"})
+        await svc.command("h-exchange", "ship_item", STAFF, {"carrier": "sf", "tracking_number": "H3"})
+        # 4. Refused, escalated, arbitrated with a partial refund.
+        await svc.open_case(request(now, "h-dispute", type="refund_only", reason="not_as_described"), SYSTEM)
+        await svc.command("h-dispute", "reject", STAFF, {"reason": "as described"})
+        await svc.command("h-dispute", "escalate", BUYER)
+        await svc.command("h-dispute", "arbitrate", PLATFORM, {"outcome": "refund_partial", "amount": 4_000})
+        # 5. Payment refused, needs attention, resumed by a supervisor.
+        providers.refuse_payouts_for.add("h-attention")
+        await svc.open_case(request(now, "h-attention", type="refund_only", reason="changed_mind"), SYSTEM)
+        await svc.command("h-attention", "approve", STAFF)
+        await env.sleep(timedelta(seconds=5))
+        providers.refuse_payouts_for.clear()
+        await svc.command("h-attention", "resume", SUPERVISOR)
+
+        await env.sleep(30 * DAY)
+        HISTORIES.mkdir(exist_ok=True)
+        ids = [case_workflow_id(c) for c in ("h-timeout", "h-return", "h-exchange", "h-dispute", "h-attention")]
+        ids.append(order_ledger_id("shop-1", "o-h-return"))
+        for workflow_id in ids:
+            history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+            (HISTORIES / f"{workflow_id}.json").write_text(history.to_json())
+            print(f"wrote {workflow_id}: {len(history.events)} events")
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
