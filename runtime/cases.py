@@ -38,9 +38,9 @@ class CaseNotFound(Exception):
 
 
 def _refusal(err: WorkflowUpdateFailedError) -> CaseRefused:
-    cause = err.cause
+    cause: BaseException | None = err.cause
     while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.cause  # type: ignore[assignment]
+        cause = getattr(cause, "cause", None)
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details else {}
         return CaseRefused(cause.type or "Refused", cause.message, details if isinstance(details, dict) else {})
@@ -73,9 +73,7 @@ class CaseService:
 
     async def view(self, case_id: str) -> CaseView:
         try:
-            return await self.client.get_workflow_handle(case_workflow_id(case_id)).query(
-                CaseWorkflow.view, result_type=CaseView
-            )
+            return await self.client.get_workflow_handle(case_workflow_id(case_id)).query(CaseWorkflow.view)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise CaseNotFound(case_id) from None
@@ -105,5 +103,5 @@ class CaseService:
 
     async def ledger(self, shop_id: str, order_id: str) -> LedgerState:
         return await self.client.get_workflow_handle(order_ledger_id(shop_id, order_id)).query(
-            OrderLedgerWorkflow.ledger, result_type=LedgerState
+            OrderLedgerWorkflow.ledger
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -48,9 +48,8 @@ def test_server_path() -> str:
     return _binary("temporal-test-server", "TEMPORAL_TEST_SERVER_PATH")
 
 
-def _indexed_type(key: object) -> int:
-    kind: SearchAttributeIndexedValueType = key.indexed_value_type  # type: ignore[attr-defined]
-    return IndexedValueType.ValueType(int(kind))
+def _indexed_type(key: SearchAttributeKey) -> IndexedValueType.ValueType:
+    return IndexedValueType.ValueType(int(key.indexed_value_type))
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:

@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
+.venv/bin/mypy domain workflows activities runtime worker.py
 .venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,1 @@
+"""Durable processes only: the case workflow and the order ledger. Deterministic code."""
