@@ -1,0 +1,299 @@
+"""``/v1/cases``: open, read, list, and one route per action.
+
+Every route authenticates first. Reading or acting on a case the caller may not see is a ``404``
+exactly like a case that does not exist; a role that may never take an action is a ``403``
+before the engine is asked; the engine's own refusals map through ``problems.refusal_status``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime, ValidationError
+
+from domain import errors as kinds
+from domain.models import CASE_ID_PATTERN, CaseRequest, CaseState, CaseType, CaseView, Principal, Role, WaitingOn
+from domain.rules import ACTIONS
+from http_api.access import ACTION_ROLES, LISTERS, can_see, may_take, view_for
+from http_api.auth import CurrentPrincipal
+from http_api.bodies import read_object
+from http_api.context import Service, State, TemporalClient
+from http_api.problems import (
+    ApiError,
+    ConflictProblem,
+    ForbiddenProblem,
+    Problem,
+    UnknownActionProblem,
+    ValidationProblem,
+    field_errors,
+    invalid,
+    refusal_status,
+)
+from http_api.schemas import ACTION_SUMMARIES, COMMAND_MODELS, CasePage
+from http_api.visibility import CaseFilter, list_page, summary
+from runtime.cases import CaseNotFound, CaseRefused, CaseService
+
+log = logging.getLogger(__name__)
+
+_CASE_ID = re.compile(CASE_ID_PATTERN)
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "no or unknown token"}}
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": Problem, "description": "body too large"},
+    415: {"model": Problem, "description": "body is not JSON"},
+    422: {"model": ValidationProblem, "description": "invalid body, payload or request; errors name the fields"},
+}
+CASE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "no such case, or not one the caller may see"},
+}
+COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    403: {
+        "model": ForbiddenProblem,
+        "description": "the caller's role may not take this action (or needs a supervisor)",
+    },
+    **CASE_RESPONSES,
+    409: {"model": ConflictProblem, "description": "wrong state, stale expected_version or a passed deadline"},
+    **BODY_RESPONSES,
+}
+
+
+def body_doc(schema_name: str, *, required: bool) -> dict[str, Any]:
+    """``openapi_extra`` for a body the route reads itself (see ``app.openapi``: the schema is added)."""
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}},
+        }
+    }
+
+
+def not_found(case_id: str) -> ApiError:
+    shown = case_id if _CASE_ID.fullmatch(case_id) else "with that id"
+    return ApiError(404, f"case {shown} not found")
+
+
+async def visible_view(case_id: str, principal: Principal, service: CaseService) -> CaseView:
+    """The case if the caller may see it; otherwise the same 404 as for a missing case."""
+    if not _CASE_ID.fullmatch(case_id):
+        raise not_found(case_id)
+    try:
+        view = await service.view(case_id)
+    except CaseNotFound:
+        raise not_found(case_id) from None
+    if not can_see(principal, shop_id=view.shop_id, buyer_id=view.buyer_id):
+        raise not_found(case_id)
+    return view
+
+
+async def refusal(err: CaseRefused, principal: Principal, service: CaseService, case_id: str | None) -> ApiError:
+    """The engine's refusal as an answer; a 409 says what the caller may do now."""
+    status = refusal_status(err.kind)
+    details = err.details
+    if status == 422:
+        errors = details.get("errors") or [{"field": "payload", "message": err.message}]
+        return ApiError(422, err.message, kind=err.kind, errors=errors)
+    if status == 403:
+        return ApiError(403, err.message, kind=err.kind, limit=details.get("limit"))
+    if status == 409:
+        extra: dict[str, Any] = {
+            "state": details.get("state"),
+            "version": details.get("version"),
+            "already_happened": details.get("already_happened"),
+            "deadline": details.get("deadline"),
+        }
+        if err.kind == kinds.CASE_CONFLICT:
+            extra["case_id"] = details.get("case_id")
+        elif case_id is not None:
+            try:
+                now = await service.view(case_id)
+                extra.update(
+                    state=now.state, version=now.version, allowed_actions=view_for(principal, now).next_actions
+                )
+            except CaseNotFound:
+                extra["allowed_actions"] = []
+        return ApiError(409, err.message, kind=err.kind, **extra)
+    log.error("unexpected refusal %s: %s %s", err.kind, err.message, details)
+    return ApiError(500, "the case engine refused in an unexpected way; operators have the details")
+
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=CaseView,
+    summary="Open a case (system)",
+    responses={
+        200: {"model": CaseView, "description": "an identical retry of a case already opened"},
+        **AUTH_RESPONSES,
+        403: {"model": Problem, "description": "only a system opens cases (a shop's system: for its shop)"},
+        409: {"model": ConflictProblem, "description": "this case_id was opened with a different body"},
+        **BODY_RESPONSES,
+    },
+    openapi_extra=body_doc("CaseRequest", required=True),
+)
+async def open_case(request: Request, response: Response, principal: CurrentPrincipal, service: Service) -> CaseView:
+    """``201`` with the new case; ``200`` for an identical retry; ``409`` for the same ``case_id``
+    with a different body; ``422`` for an invalid or ineligible request (``errors`` say which
+    field and why)."""
+    if principal.role != Role.SYSTEM:
+        raise ApiError(403, "only a system (the shop's backend) opens cases", kind=kinds.FORBIDDEN)
+    body = await read_object(request, required=True)
+    try:
+        case_request = CaseRequest.model_validate(body)
+    except ValidationError as err:
+        raise invalid(field_errors(err), "case request") from None
+    if principal.shop_id is not None and case_request.order.shop_id != principal.shop_id:
+        raise ApiError(403, f"this system opens cases of shop {principal.shop_id} only", kind=kinds.FORBIDDEN)
+    try:
+        opened = await service.open_case(case_request, principal)
+    except CaseRefused as err:
+        raise await refusal(err, principal, service, None) from None
+    view = await service.view(case_request.case_id)
+    response.status_code = 201 if opened.created else 200
+    response.headers["Location"] = f"/v1/cases/{case_request.case_id}"
+    return view_for(principal, view)
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_model=CaseView,
+    summary="Read a case",
+    responses={**AUTH_RESPONSES, **CASE_RESPONSES},
+)
+async def get_case(case_id: str, principal: CurrentPrincipal, service: Service) -> CaseView:
+    """The case view; ``next_actions`` lists what the caller's role may do now."""
+    return view_for(principal, await visible_view(case_id, principal, service))
+
+
+@router.get(
+    "/cases",
+    response_model=CasePage,
+    summary="List cases (staff, supervisor, platform, operator)",
+    responses={
+        **AUTH_RESPONSES,
+        403: {"model": Problem, "description": "the role may not list, or staff asked for another shop"},
+        422: {"model": ValidationProblem, "description": "a filter is invalid"},
+    },
+)
+async def list_cases(
+    principal: CurrentPrincipal,
+    client: TemporalClient,
+    api: State,
+    state: Annotated[list[CaseState] | None, Query(description="one or more states (repeat the parameter)")] = None,
+    shop_id: Annotated[str | None, Query(max_length=64, description="staff and supervisors: their own shop")] = None,
+    waiting_on: WaitingOn | None = None,
+    deadline_before: Annotated[
+        AwareDatetime | None, Query(description="RFC 3339 with offset (URL-encode the +)")
+    ] = None,
+    dispute_risk: bool | None = None,
+    type: CaseType | None = None,
+    buyer_id: Annotated[str | None, Query(max_length=64)] = None,
+    order_id: Annotated[str | None, Query(max_length=64)] = None,
+    tracking_number: Annotated[str | None, Query(max_length=64, description="return or outbound parcel")] = None,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str | None, Query(max_length=4096, description="next_page_token of the page before")] = None,
+    next_page_token: Annotated[str | None, Query(max_length=4096, include_in_schema=False)] = None,
+) -> CasePage:
+    """Cases matching every filter given, from Temporal visibility (rows may lag a change by a
+    moment). Staff and supervisors see their own shop only."""
+    if principal.role not in LISTERS:
+        raise ApiError(403, f"a {principal.role} may not list cases", kind=kinds.FORBIDDEN)
+    if principal.role in (Role.STAFF, Role.SUPERVISOR):
+        if shop_id is not None and shop_id != principal.shop_id:
+            raise ApiError(403, f"staff of shop {principal.shop_id} list that shop's cases only", kind=kinds.FORBIDDEN)
+        shop_id = principal.shop_id
+    case_filter = CaseFilter(
+        states=tuple(state or ()),
+        shop_id=shop_id,
+        buyer_id=buyer_id,
+        order_id=order_id,
+        waiting_on=waiting_on,
+        type=type,
+        deadline_before=deadline_before,
+        dispute_risk=dispute_risk,
+        tracking_number=tracking_number,
+    )
+    executions, token = await list_page(
+        client, case_filter, page_size=page_size, page_token=page_token or next_page_token, tokens=api.page_tokens
+    )
+    return CasePage(items=[summary(e) for e in executions], next_page_token=token)
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+
+
+async def run_command(
+    action: str, case_id: str, request: Request, principal: Principal, service: CaseService
+) -> CaseView:
+    view = await visible_view(case_id, principal, service)
+    if not may_take(principal, action):
+        allowed = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
+        raise ApiError(403, f"a {principal.role} may not {action}; only {allowed} may", kind=kinds.FORBIDDEN)
+    body = await read_object(request, required=False)
+    try:
+        COMMAND_MODELS[action].model_validate(body)
+    except ValidationError as err:
+        raise invalid(field_errors(err), f"{action} payload") from None
+    expected_version = body.pop("expected_version", None)
+    try:
+        updated = await service.command(case_id, action, principal, body, expected_version)
+    except CaseRefused as err:
+        raise await refusal(err, principal, service, case_id) from None
+    except CaseNotFound:
+        # The view was there a moment ago: the case ended and its workflow finished since.
+        raise ApiError(
+            409,
+            f"case {case_id} has ended ({view.state}); nothing more can be done",
+            kind=kinds.WRONG_STATE,
+            state=view.state,
+            allowed_actions=[],
+        ) from None
+    return view_for(principal, updated)
+
+
+def _command_route(action: str):  # noqa: ANN202 - a route function
+    async def command(case_id: str, request: Request, principal: CurrentPrincipal, service: Service) -> CaseView:
+        return await run_command(action, case_id, request, principal, service)
+
+    command.__doc__ = (
+        f"{ACTION_SUMMARIES[action]}. Body: the action's payload and optional expected_version; "
+        "200 with the new case view."
+    )
+    return command
+
+
+for _action in ACTIONS:
+    router.add_api_route(
+        f"/cases/{{case_id}}/{_action}",
+        _command_route(_action),
+        methods=["POST"],
+        response_model=CaseView,
+        summary=ACTION_SUMMARIES[_action],
+        operation_id=_action,
+        name=_action,
+        responses=COMMAND_RESPONSES,
+        openapi_extra=body_doc(COMMAND_MODELS[_action].__name__, required=False),
+    )
+
+
+@router.post(
+    "/cases/{case_id}/{action}",
+    response_model=CaseView,
+    include_in_schema=False,
+    responses={404: {"model": UnknownActionProblem}},
+)
+async def other_action(
+    case_id: str, action: str, request: Request, principal: CurrentPrincipal, service: Service
+) -> CaseView:
+    """``offer-partial-refund`` is ``offer_partial_refund``; anything else is an unknown action."""
+    normalized = action.replace("-", "_")
+    if normalized in COMMAND_MODELS:
+        return await run_command(normalized, case_id, request, principal, service)
+    raise ApiError(404, f"unknown action {action[:64]!r}", actions=list(ACTIONS))

@@ -1,0 +1,52 @@
+"""What the routes share: settings, tokens, the Temporal client and the case service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from temporalio.client import Client
+
+from http_api.auth import TokenBook
+from http_api.problems import ApiError
+from http_api.visibility import PageTokens
+from runtime.cases import CaseService
+from runtime.settings import Settings
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    tokens: TokenBook
+    page_tokens: PageTokens
+    client: Client | None = None
+    service: CaseService | None = None
+
+    def connected(self, client: Client) -> None:
+        self.client = client
+        self.service = CaseService(client, self.settings.task_queue, self.settings.policy)
+
+
+def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+def case_service(request: Request) -> CaseService:
+    service = api_state(request).service
+    if service is None:
+        raise ApiError(503, "not connected to Temporal yet; retry shortly")
+    return service
+
+
+def temporal_client(request: Request) -> Client:
+    client = api_state(request).client
+    if client is None:
+        raise ApiError(503, "not connected to Temporal yet; retry shortly")
+    return client
+
+
+State = Annotated[ApiState, Depends(api_state)]
+Service = Annotated[CaseService, Depends(case_service)]
+TemporalClient = Annotated[Client, Depends(temporal_client)]

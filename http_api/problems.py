@@ -1,0 +1,144 @@
+"""Error answers: one shape (``{"detail": ..., ...}``) and one place that picks the status.
+
+401  no or unknown token, bad courier signature
+403  the role or the shop may not do this (also the engine's Forbidden / NeedsSupervisor)
+404  no such case, or a case the caller may not see (the same answer: existence never leaks)
+409  wrong state, stale expected_version, a passed deadline, a case_id reused for another body
+413  body over the size limit;  415  body not JSON
+422  invalid body or query, bad payload, ineligible request (``errors`` name each field)
+500  an engine failure or a bug (JSON too; details in the log)
+503  Temporal unreachable (504: too slow); retry
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain import errors as kinds
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer other than success: status, a human ``detail`` and structured extras."""
+
+    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+        self.extra = {k: v for k, v in extra.items() if v is not None}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"detail": self.detail, **self.extra}, status_code=self.status, headers=self.headers)
+
+
+# --------------------------------------------------------------------------------------------
+# Documented shapes (for /openapi.json)
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="what went wrong, for people")
+    kind: str | None = Field(default=None, description="the engine's refusal kind, e.g. Forbidden, NeedsSupervisor")
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="dotted path of the field, e.g. order.items.0.quantity")
+    message: str
+
+
+class ValidationProblem(Problem):
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class ConflictProblem(Problem):
+    state: str | None = Field(default=None, description="the case's current state")
+    allowed_actions: list[str] | None = Field(default=None, description="what the caller may do now")
+    version: int | None = Field(default=None, description="the case's current version")
+    already_happened: str | None = Field(default=None, description="the automatic action that overtook the request")
+    deadline: str | None = Field(default=None, description="DeadlinePassed: the deadline that passed")
+    case_id: str | None = Field(default=None, description="CaseConflict: the case_id already in use")
+
+
+class ForbiddenProblem(Problem):
+    limit: int | None = Field(default=None, description="NeedsSupervisor: the staff refund limit, minor units")
+
+
+class UnknownActionProblem(Problem):
+    actions: list[str]
+
+
+# --------------------------------------------------------------------------------------------
+# Reshaping
+
+
+def field_errors(err: ValidationError | RequestValidationError, *, strip: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    out = []
+    for e in err.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        if loc and loc[0] in strip:
+            loc = loc[1:]
+        out.append({"field": ".".join(loc) or "body", "message": str(e.get("msg", "invalid"))})
+    return out
+
+
+def invalid(errors: list[dict[str, str]], what: str = "request") -> ApiError:
+    first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    detail = f"invalid {what}: {first['field']}: {first['message']}"
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more)"
+    return ApiError(422, detail, errors=errors)
+
+
+def refusal_status(kind: str) -> int:
+    if kind in kinds.CONFLICT_TYPES:
+        return 409
+    if kind in kinds.UNPROCESSABLE_TYPES:
+        return 422
+    if kind in kinds.FORBIDDEN_TYPES:
+        return 403
+    return 500
+
+
+_TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED}
+
+
+def engine_failure(err: RPCError) -> ApiError:
+    """A Temporal call that failed for reasons of its own (not the caller's input)."""
+    if err.status in _TRANSIENT:
+        log.warning("Temporal call failed: %s (%s)", err.message, err.status)
+        status = 504 if err.status == RPCStatusCode.DEADLINE_EXCEEDED else 503
+        return ApiError(status, "the case engine is not reachable right now; retry shortly")
+    log.error("unexpected Temporal error: %s (%s)", err.message, err.status)
+    return ApiError(500, "the case engine failed; operators have the details")
+
+
+# --------------------------------------------------------------------------------------------
+# Handlers
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return invalid(field_errors(exc, strip=("body", "query", "path", "header")), "request").response()
+
+    @app.exception_handler(RPCError)
+    async def _rpc(_: Request, exc: RPCError) -> JSONResponse:
+        return engine_failure(exc).response()
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # Still a JSON answer; the exception itself goes to the server's log.
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error; operators have the details"}, status_code=500)

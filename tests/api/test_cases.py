@@ -1,0 +1,124 @@
+"""Opening and reading cases: idempotent retries, conflicts, validation, eligibility, who sees what."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import case_body, uid
+
+
+async def test_open_then_retry_then_conflict(api):
+    case_id = uid()
+    body = case_body(case_id)
+    first = await api.open(body)
+    assert first.status_code == 201, first.text
+    assert first.headers["Location"] == f"/v1/cases/{case_id}"
+    view = first.json()
+    assert view["case_id"] == case_id
+    assert view["state"] == "awaiting_merchant_decision"
+    assert view["waiting_on"] == "merchant"
+    assert view["next_actions"] == []  # a system opens and delivers parcel events, nothing else
+
+    retry = await api.open(body)
+    assert retry.status_code == 200
+    assert retry.json()["case_id"] == case_id
+    assert retry.json()["version"] == view["version"]
+
+    different = await api.open({**body, "description": "something else"})
+    assert different.status_code == 409
+    assert different.json()["kind"] == "CaseConflict"
+    assert case_id in different.json()["detail"]
+
+
+async def test_a_case_id_used_for_another_order_is_a_conflict(api):
+    case_id = uid()
+    assert (await api.open(case_body(case_id))).status_code == 201
+    other_order = case_body(case_id, order_kwargs={"order_id": f"o-other-{case_id}"})
+    response = await api.open(other_order)
+    assert response.status_code == 409
+    assert response.json()["kind"] == "CaseConflict"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda b: b["order"].update(currency="yuan"), "order.currency"),
+        (lambda b: b.update(case_id="has spaces"), "case_id"),
+        (lambda b: b.update(type="teleport"), "type"),
+        (lambda b: b["items"][0].update(quantity=0), "items.0.quantity"),
+        (lambda b: b.pop("order"), "order"),
+        (lambda b: b.update(surprise=True), "surprise"),
+        (lambda b: b["order"].update(shipped_at="2024-01-01T00:00:00"), "order.shipped_at"),
+    ],
+)
+async def test_invalid_request_is_422_naming_the_field(api, change, field):
+    body = case_body(uid())
+    change(body)
+    response = await api.open(body)
+    assert response.status_code == 422, response.text
+    answer = response.json()
+    assert field in [e["field"] for e in answer["errors"]], answer
+    assert field in answer["detail"]
+
+
+async def test_ineligible_request_is_422_naming_the_field(api):
+    case_id = uid()
+    response = await api.open(case_body(case_id, quantity=5))  # two were bought
+    assert response.status_code == 422, response.text
+    answer = response.json()
+    assert answer["kind"] == "Ineligible"
+    assert answer["errors"][0]["field"].startswith("items")
+    # No case was created.
+    assert (await api.http.get(f"/v1/cases/{case_id}", headers=api.auth("operator"))).status_code == 404
+
+
+async def test_only_a_system_opens_cases(api):
+    for who in ("buyer", "staff", "supervisor", "platform", "operator"):
+        response = await api.open(case_body(uid()), who=who)
+        assert response.status_code == 403, who
+    # A system bound to a shop opens that shop's cases only.
+    assert (await api.open(case_body(uid()), who="shop1_system")).status_code == 201
+    response = await api.open(case_body(uid(), shop_id="shop-2"), who="shop1_system")
+    assert response.status_code == 403
+
+
+async def test_who_sees_a_case(api):
+    view = await api.opened(type="refund_only", reason="changed_mind", order_kwargs={"shipped": False})
+    case_id = view["case_id"]
+    seen = {}
+    for who in ("buyer", "staff", "supervisor", "platform", "operator", "system", "shop1_system"):
+        response = await api.http.get(f"/v1/cases/{case_id}", headers=api.auth(who))
+        assert response.status_code == 200, (who, response.text)
+        seen[who] = response.json()
+    # next_actions: what this caller's role may do now.
+    assert seen["buyer"]["next_actions"] == ["cancel", "add_note"]
+    assert set(seen["staff"]["next_actions"]) == {
+        "approve",
+        "reject",
+        "offer_partial_refund",
+        "add_note",
+        "extend_deadline",
+    }
+    assert seen["supervisor"]["next_actions"] == seen["staff"]["next_actions"]
+    assert set(seen["platform"]["next_actions"]) == {"extend_deadline", "add_note"}
+    assert seen["operator"]["next_actions"] == [] and seen["system"]["next_actions"] == []
+    # Everyone who sees it sees the same record.
+    assert seen["buyer"]["timeline"] == seen["staff"]["timeline"]
+    assert seen["buyer"]["timeline"][0]["action"] == "opened"
+
+
+async def test_a_case_you_may_not_see_is_indistinguishable_from_none(api):
+    case_id = (await api.opened())["case_id"]
+    missing = await api.http.get("/v1/cases/no-such-case", headers=api.auth("other_staff"))
+    assert missing.status_code == 404
+    for who in ("other_buyer", "other_staff"):
+        response = await api.http.get(f"/v1/cases/{case_id}", headers=api.auth(who))
+        assert response.status_code == 404, who
+        assert response.json() == {"detail": f"case {case_id} not found"}
+        assert sorted(response.headers.keys()) == sorted(missing.headers.keys())
+    shop2_case = (await api.opened(shop_id="shop-2"))["case_id"]
+    response = await api.http.get(f"/v1/cases/{shop2_case}", headers=api.auth("shop1_system"))
+    assert response.status_code == 404
+    # An id that cannot exist is a 404 too, not a 422.
+    response = await api.http.get("/v1/cases/" + "x" * 65, headers=api.auth("operator"))
+    assert response.status_code == 404
