@@ -14,6 +14,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 CASE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
+#: No amount in after-sales comes near this (10 billion in major units); it keeps arithmetic and
+#: JSON integers well inside 64 bits.
+MAX_AMOUNT = 10**12
+
 
 class Strict(BaseModel):
     """Base for every model: unknown fields are an error, not silently dropped."""
@@ -130,7 +134,7 @@ class OrderItem(Strict):
     sku: str = Field(min_length=1, max_length=64)
     title: str = Field(default="", max_length=256)
     quantity: int = Field(ge=1, le=100_000)
-    unit_price: int = Field(ge=0, description="what the buyer paid per unit, minor units")
+    unit_price: int = Field(ge=0, le=MAX_AMOUNT, description="what the buyer paid per unit, minor units")
 
 
 class Guarantee(Strict):
@@ -143,8 +147,8 @@ class Order(Strict):
     shop_id: str = Field(min_length=1, max_length=64)
     buyer_id: str = Field(min_length=1, max_length=64)
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY")
-    paid_total: int = Field(ge=0, description="what the buyer paid in all, minor units")
-    shipping_fee: int = Field(ge=0, description="the original shipping fee the buyer paid")
+    paid_total: int = Field(ge=0, le=MAX_AMOUNT, description="what the buyer paid in all, minor units")
+    shipping_fee: int = Field(ge=0, le=MAX_AMOUNT, description="the original shipping fee the buyer paid")
     free_shipping: bool
     shipped_at: AwareDatetime | None = None
     delivered_at: AwareDatetime | None = None
@@ -189,7 +193,7 @@ class CaseRequest(Strict):
     reason: Reason
     order: Order
     items: list[ClaimItem] = Field(min_length=1, max_length=200)
-    requested_refund: int | None = Field(default=None, ge=0)
+    requested_refund: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     description: str | None = Field(default=None, max_length=4000)
     evidence: list[str] = Field(default_factory=list, max_length=20)
 

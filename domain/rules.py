@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from domain.models import CaseState, CaseType, Principal, Responsibility, Role, Strict
+from domain.models import MAX_AMOUNT, CaseState, CaseType, Principal, Responsibility, Role, Strict
 from domain.policy import Duration
 
 
@@ -34,7 +34,7 @@ class Payload(Strict):
 
 
 class ApprovePayload(Payload):
-    amount: int | None = Field(default=None, ge=0, description="refund-only: defaults to the computed refund")
+    amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, description="refund-only: defaults to the computed refund")
 
 
 class RejectPayload(Payload):
@@ -42,34 +42,38 @@ class RejectPayload(Payload):
 
 
 class OfferPartialRefundPayload(Payload):
-    amount: int = Field(ge=1)
+    amount: int = Field(ge=1, le=MAX_AMOUNT)
 
 
 class RevisePayload(Payload):
-    requested_refund: int | None = Field(default=None, ge=0)
+    requested_refund: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     description: str | None = Field(default=None, max_length=4000)
 
 
+#: Carriers and tracking numbers: what couriers use, and safe in URLs and visibility queries.
+PARCEL_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
 class SubmitReturnShipmentPayload(Payload):
-    carrier: str = Field(min_length=1, max_length=64)
-    tracking_number: str = Field(min_length=1, max_length=64)
-    shipping_cost: int | None = Field(default=None, ge=0)
+    carrier: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
+    tracking_number: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
+    shipping_cost: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
 
 
 class RecordInspectionPayload(Payload):
     passed: bool
     responsibility: Responsibility
-    deduction: int | None = Field(default=None, ge=0)
+    deduction: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
 
 
 class ShipItemPayload(Payload):
-    carrier: str = Field(min_length=1, max_length=64)
-    tracking_number: str = Field(min_length=1, max_length=64)
+    carrier: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
+    tracking_number: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
 
 
 class ArbitratePayload(Payload):
     outcome: Literal["refund_full", "refund_partial", "deny"]
-    amount: int | None = Field(default=None, ge=1)
+    amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
 
 
 class ExtendDeadlinePayload(Payload):
@@ -156,6 +160,7 @@ class CaseFacts:
     order_shipped: bool
     buyer_context: BuyerContext | None = None
     has_deadline: bool = True
+    merchant_owns_deadline: bool = False
 
 
 def actions_in(facts: CaseFacts) -> dict[str, frozenset[Role]]:
@@ -191,7 +196,8 @@ def actions_in(facts: CaseFacts) -> dict[str, frozenset[Role]]:
     elif s == CaseState.NEEDS_ATTENTION:
         table = {"resume": frozenset({Role.SUPERVISOR})}
     if facts.has_deadline and not s.terminal and s not in (CaseState.REFUNDING, CaseState.NEEDS_ATTENTION):
-        table["extend_deadline"] = EXTENDERS
+        # The merchant may give the buyer or the courier more time, never itself.
+        table["extend_deadline"] = PLATFORM if facts.merchant_owns_deadline else EXTENDERS
     table["add_note"] = NOTE_TAKERS
     return table
 

@@ -7,6 +7,7 @@ steps are idempotent, so a retried request never creates two cases.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -47,6 +48,10 @@ def _refusal(err: WorkflowUpdateFailedError) -> CaseRefused:
     return CaseRefused("Refused", str(err))
 
 
+#: How long a read or a command may wait for the engine (no worker polling, a stuck server).
+RPC_TIMEOUT = timedelta(seconds=15)
+
+
 class CaseService:
     def __init__(self, client: Client, task_queue: str, policy: Policy) -> None:
         self.client = client
@@ -73,7 +78,7 @@ class CaseService:
 
     async def view(self, case_id: str) -> CaseView:
         try:
-            return await self.client.get_workflow_handle(case_workflow_id(case_id)).query(CaseWorkflow.view)
+            return await self.client.get_workflow_handle(case_workflow_id(case_id)).query(CaseWorkflow.view, rpc_timeout=RPC_TIMEOUT)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise CaseNotFound(case_id) from None
@@ -90,7 +95,7 @@ class CaseService:
         handle = self.client.get_workflow_handle(case_workflow_id(case_id))
         command = CaseCommand(actor=actor, expected_version=expected_version, payload=payload or {})
         try:
-            return await handle.execute_update(action, command, result_type=CaseView)
+            return await handle.execute_update(action, command, result_type=CaseView, rpc_timeout=RPC_TIMEOUT)
         except WorkflowUpdateFailedError as err:
             raise _refusal(err) from None
         except RPCError as err:

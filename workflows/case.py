@@ -479,9 +479,6 @@ class CaseWorkflow:
             if payload.by > limit:
                 raise _refuse(invalid, f"by: at most {format_duration(limit)} at a time",
                               errors=[{"field": "by", "message": f"at most {format_duration(limit)}"}])
-            if actor.role in (Role.STAFF, Role.SUPERVISOR) and d.owner == WaitingOn.MERCHANT:
-                raise _refuse(errors.FORBIDDEN, f"the merchant may not extend its own {d.kind} deadline; "
-                              "the platform may", state=self._state)
 
     def _check_staff_limit(self, actor: Principal, amount: int) -> None:
         limit = self._policy.money.staff_refund_limit
@@ -796,7 +793,9 @@ class CaseWorkflow:
 
     def _facts(self) -> CaseFacts:
         return CaseFacts(state=self._state, type=self._type, order_shipped=self._order.shipped_at is not None,
-                         buyer_context=self._buyer_context, has_deadline=self._deadline is not None)
+                         buyer_context=self._buyer_context, has_deadline=self._deadline is not None,
+                         merchant_owns_deadline=self._deadline is not None
+                         and self._deadline.owner == WaitingOn.MERCHANT)
 
     def _publish(self) -> None:
         """Keep search attributes and current details current; upsert only what changed."""

@@ -97,8 +97,7 @@ async def test_who_sees_a_case(api):
         "reject",
         "offer_partial_refund",
         "add_note",
-        "extend_deadline",
-    }
+    }  # not extend_deadline: the merchant may not extend its own deadline
     assert seen["supervisor"]["next_actions"] == seen["staff"]["next_actions"]
     assert set(seen["platform"]["next_actions"]) == {"extend_deadline", "add_note"}
     assert seen["operator"]["next_actions"] == [] and seen["system"]["next_actions"] == []

@@ -257,6 +257,14 @@ def test_deadline_may_be_extended_by_merchant_or_platform_only_while_a_deadline_
     assert "extend_deadline" not in actions_in(facts(CaseState.NEEDS_ATTENTION))
 
 
+def test_only_the_platform_may_extend_the_merchants_own_deadline():
+    merchant_deadline = CaseFacts(
+        state=CaseState.AWAITING_MERCHANT_DECISION, type=CaseType.REFUND_ONLY, order_shipped=True,
+        merchant_owns_deadline=True,
+    )
+    assert actions_in(merchant_deadline)["extend_deadline"] == {Role.PLATFORM}
+
+
 def test_nobody_can_change_a_case_that_is_being_paid():
     assert set(actions_in(facts(CaseState.REFUNDING))) == {"add_note"}
 
