@@ -1,0 +1,1 @@
+"""The ``aftersales`` command line (entry point ``cli.main:main``)."""

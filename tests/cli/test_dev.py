@@ -1,0 +1,131 @@
+"""The dev stack's pieces that need no servers: tokens, environment, ports, failing children."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli.dev import DEMO_POLICY, DEMO_PRINCIPALS, Child, DevStack, StackError, token_for, write_demo_tokens
+from cli.main import build_parser, main
+from domain.policy import load_policy
+
+
+def test_demo_tokens_cover_every_principal_and_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    first = write_demo_tokens(path)
+    assert sorted((p["role"], p["id"]) for p in first.values()) == sorted((p["role"], p["id"]) for p in DEMO_PRINCIPALS)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert {"role": "staff", "id": "alice", "shop_id": "shop-1"} in first.values()
+    assert write_demo_tokens(path) == first  # same tokens after a restart
+    token_for(first, "alice")
+    with pytest.raises(KeyError):
+        token_for(first, "alice", role="buyer")
+
+
+def test_an_old_tokens_file_is_completed_not_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"mine": {"role": "staff", "id": "alice", "shop_id": "shop-1"}}))
+    tokens = write_demo_tokens(path)
+    assert tokens["mine"]["id"] == "alice"
+    assert len(tokens) == len(DEMO_PRINCIPALS)
+
+
+def test_children_point_at_this_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTERSALES_POLICY", "/elsewhere.toml")
+    stack = DevStack(data_dir=tmp_path, temporal_port=1, ui_port=2, api_port=3, sandbox_port=4)
+    env = stack.env()
+    assert env["TEMPORAL_ADDRESS"] == "127.0.0.1:1"
+    assert env["PAYMENT_URL"] == "http://127.0.0.1:4/payments"
+    assert env["AFTERSALES_TOKENS"] == str(tmp_path / "tokens.json")
+    assert "AFTERSALES_POLICY" not in env  # the stack decides: no --policy means the defaults
+    stack.policy = DEMO_POLICY
+    assert stack.env()["AFTERSALES_POLICY"] == str(DEMO_POLICY)
+
+
+def test_the_demo_policy_is_in_seconds_and_minutes() -> None:
+    policy = load_policy(DEMO_POLICY)
+    assert policy.version == "demo-compressed-1"
+    assert policy.deadlines.merchant_decision_unshipped.total_seconds() == 60
+    assert max(d.total_seconds() for _, d in policy.deadlines) <= 600
+
+
+def test_a_busy_port_is_reported_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        stack = DevStack(data_dir=tmp_path, api_port=port, say=lambda _: None)
+        with pytest.raises(StackError, match=f"port {port} \\(API\\) is already in use"):
+            stack._check_ports_free()
+
+
+def test_a_child_that_dies_is_reported_with_its_log(tmp_path: Path) -> None:
+    stack = DevStack(data_dir=tmp_path, startup_timeout=10, say=lambda _: None)
+    child = Child("broken", [sys.executable, "-c", "print('cannot bind'); raise SystemExit(3)"], tmp_path / "b.log")
+    child.start({})
+    stack.children.append(child)
+    with pytest.raises(StackError, match="broken exited with code 3") as caught:
+        stack._wait(child, lambda: False)
+    assert "cannot bind" in str(caught.value)
+    stack.stop()
+
+
+def test_stop_interrupts_then_kills_what_is_left(tmp_path: Path) -> None:
+    messages: list[str] = []
+    stack = DevStack(data_dir=tmp_path, say=messages.append)
+    stubborn = Child(
+        "stubborn",
+        [
+            sys.executable,
+            "-c",
+            "import signal, time\n"
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('handlers', 'set', flush=True)\n"
+            "time.sleep(60)",
+        ],
+        tmp_path / "s.log",
+    )
+    polite = Child("polite", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "p.log")
+    for child in (stubborn, polite):
+        child.start({})
+        stack.children.append(child)
+    for _ in range(100):  # let the stubborn one install its handlers
+        if "handlers set" in (tmp_path / "s.log").read_text():
+            break
+        time.sleep(0.05)
+    stack.stop(grace=0.5)
+    assert polite.exited() is not None and stubborn.exited() is not None
+    assert any("killing it" in m for m in messages), messages
+
+
+def test_dev_options() -> None:
+    args = build_parser().parse_args(["dev", "--data-dir", "d", "--api-port", "9000", "--demo"])
+    assert (args.data_dir, args.api_port, args.temporal_port, args.demo) == ("d", 9000, 7233, True)
+
+
+def test_a_bad_policy_file_stops_dev_before_anything_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "p.toml"
+    bad.write_text('[deadlines]\nmerchant_decision_unshipped = "soon"\n')
+    assert main(["dev", "--data-dir", str(tmp_path / "d"), "--policy", str(bad)]) == 2
+    assert "merchant_decision_unshipped" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_sandbox_options_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr("sandbox.__main__.main", lambda argv: seen.append(argv))
+    assert main(["sandbox", "--port", "8701", "--fail-rate", "0.2"]) == 0
+    assert seen == [["--port", "8701", "--fail-rate", "0.2"]]
+
+
+def test_unknown_options_are_still_errors_elsewhere(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["show", "c-1", "--port", "1"])
+    assert "unrecognized arguments: --port 1" in capsys.readouterr().err
