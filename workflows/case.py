@@ -327,10 +327,7 @@ class CaseWorkflow:
                 self._enter(CaseState.REFUNDING, None)
             else:
                 self._auto("auto_approved", {"return": True})
-                self._enter(CaseState.AWAITING_RETURN_SHIPMENT, self._after("buyer_return_shipment",
-                                                                            dl.buyer_return_shipment))
-                self._notify(WaitingOn.BUYER, "return_approved", "Your return was approved: ship the item back "
-                             f"and submit the tracking number within {format_duration(dl.buyer_return_shipment)}")
+                self._await_return()
         elif d.kind == "buyer_return_shipment":
             self._close(CloseReason.BUYER_TIMEOUT)
         elif d.kind == "merchant_inspection":
@@ -497,10 +494,7 @@ class CaseWorkflow:
                 self._agreed_refund = p.amount if p.amount is not None else self._default_approval_amount()
                 self._enter(CaseState.REFUNDING, None)
             else:
-                self._enter(CaseState.AWAITING_RETURN_SHIPMENT, self._after("buyer_return_shipment",
-                                                                            dl.buyer_return_shipment))
-                self._notify(WaitingOn.BUYER, "return_approved", "Your return was approved: ship the item back "
-                             f"and submit the tracking number within {format_duration(dl.buyer_return_shipment)}")
+                self._await_return()
         elif action == "reject":
             self._buyer_context = BuyerContext.REFUSAL
             self._enter(CaseState.AWAITING_BUYER_RESPONSE, self._after("buyer_answer_refusal",
@@ -594,6 +588,12 @@ class CaseWorkflow:
             self._needs_attention_reason = None
             self._payout_generation += 1
             self._enter(CaseState.REFUNDING, None)
+
+    def _await_return(self) -> None:
+        window = self._policy.deadlines.buyer_return_shipment
+        self._enter(CaseState.AWAITING_RETURN_SHIPMENT, self._after("buyer_return_shipment", window))
+        self._notify(WaitingOn.BUYER, "return_approved", "Your return was approved: ship the item back "
+                     f"and submit the tracking number within {format_duration(window)}")
 
     def _escalate(self) -> None:
         self._enter(CaseState.IN_ARBITRATION, self._after("platform_decision", self._policy.deadlines.platform_decision))

@@ -8,7 +8,6 @@ Every test makes its own case ids (``uid``); the list tests use shops nobody els
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,8 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -40,6 +37,7 @@ from tests.support.factory import (
     order,
 )
 from tests.support.providers import FakeProviders
+from tests.support.serve import serve
 from worker import build_worker
 
 WEBHOOK_SECRET = "test-courier-secret"
@@ -165,23 +163,6 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free local port (lifespan included); yields the base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(1000):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            raise RuntimeError("uvicorn did not start")
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 @pytest.fixture(scope="session")

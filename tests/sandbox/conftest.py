@@ -4,8 +4,6 @@ sockets (dropped connections, client timeouts, ``python -m sandbox``)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -13,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from sandbox import Sandbox, create_app
+from tests.support.serve import serve  # noqa: F401 - re-exported for the sandbox tests
 
 SECRET = "test-secret"
 WEBHOOK_URL = "http://api.test/v1/courier/events"
@@ -81,22 +79,3 @@ async def app(make_app: Callable[..., FastAPI]) -> FastAPI:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as c:
         yield c
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free local port (lifespan included); yields the base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            raise RuntimeError("uvicorn did not start")
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
