@@ -74,6 +74,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.messages import CaseSettlement, CaseStart, ParcelEvent
 
+#: Patch: alarms fire because their timer fired, not because of the clock (see _wait_for_next_alarm).
+ALARMS_FIRE_BY_THEIR_TIMER = "alarms-fire-by-their-timer"
+
 PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
@@ -178,9 +181,13 @@ class CaseWorkflow:
         while not (self._state.terminal and self._followup_sent):
             if self._state == CaseState.REFUNDING:
                 await self._pay()
-            else:
+            elif workflow.patched(ALARMS_FIRE_BY_THEIR_TIMER):
+                due = await self._wait_for_next_alarm()
+                if due is not None:
+                    await self._fire_due_alarms(due.at)
+            else:  # cases started before the patch replay the code they ran with
                 await self._sleep_until_next_alarm()
-                await self._fire_due_alarms()
+                await self._fire_due_alarms(workflow.now())
             if self._state.terminal:
                 self._settle()
             self._publish()
@@ -188,7 +195,30 @@ class CaseWorkflow:
         await self._drain_notifications()
         return self._view()
 
+    async def _wait_for_next_alarm(self) -> Alarm | None:
+        """Sleep until the earliest alarm or a change; return the alarm whose timer fired.
+
+        Which alarm is due follows from the timer that fired, never from comparing
+        ``workflow.now()`` with alarm times: after a worker dies holding a workflow task, the live
+        run and a replay can see different clocks, and a clock-based choice then produced
+        different commands (found by the fault harness). For the same reason there is always a
+        timer, even for an alarm already due.
+        """
+        seen = self._version
+        alarms = self._alarms()
+        if not alarms:
+            await workflow.wait_condition(lambda: self._version != seen)
+            return None
+        first = min(alarms, key=lambda a: a.at)
+        wait = max(first.at - workflow.now(), timedelta(milliseconds=1))
+        try:
+            await workflow.wait_condition(lambda: self._version != seen, timeout=wait, timeout_summary=first.label)
+        except TimeoutError:
+            return first
+        return None
+
     async def _sleep_until_next_alarm(self) -> None:
+        """Before ALARMS_FIRE_BY_THEIR_TIMER: kept for cases that started with it."""
         seen = self._version
         alarms = self._alarms()
         if not alarms:
@@ -237,10 +267,10 @@ class CaseWorkflow:
             return [("buyer", b) for b in r.buyer]
         return []
 
-    async def _fire_due_alarms(self) -> None:
-        now = workflow.now()
+    async def _fire_due_alarms(self, cutoff: datetime) -> None:
+        """Fire, in order, every alarm due at ``cutoff``."""
         for alarm in sorted(self._alarms(), key=lambda a: a.at):
-            if alarm.at > now:
+            if alarm.at > cutoff:
                 break
             self._fired.add(alarm.key)
             kind = alarm.key.split(":", 1)[0]
@@ -248,7 +278,7 @@ class CaseWorkflow:
                 self._on_deadline_expired()
                 return  # the state changed; the next alarms follow from the new state
             if kind == "remind":
-                if self._deadline is not None and now < self._deadline.at:
+                if self._deadline is not None and cutoff < self._deadline.at:
                     self._send_reminder(alarm)  # a reminder overtaken by its deadline is moot
             elif kind == "dispute_risk":
                 self._dispute_risk = True

@@ -1,8 +1,8 @@
 """Record the histories the replay test checks: ``python -m tests.workflows.record_histories``.
 
 Run it when a deliberate change of the workflows' command sequence (behind ``workflow.patched``)
-is made, to add histories of the new code next to the old ones; never overwrite the old ones
-blindly: they are what proves running cases still replay.
+is made: set ``TAG`` to a new folder name first, so the histories of the new code land next to
+the old ones. Never overwrite old folders: they prove that running cases still replay.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from workflows.ids import case_workflow_id, order_ledger_id
 from workflows.messages import ParcelEvent
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+#: A folder per workflow code version; older folders stay, they prove old cases still replay.
+TAG = "v2-alarms-by-timer"
 DAY = timedelta(days=1)
 
 
@@ -73,12 +75,13 @@ async def record() -> None:
         await svc.command("h-attention", "resume", SUPERVISOR)
 
         await env.sleep(30 * DAY)
-        HISTORIES.mkdir(exist_ok=True)
+        folder = HISTORIES / TAG
+        folder.mkdir(parents=True, exist_ok=True)
         ids = [case_workflow_id(c) for c in ("h-timeout", "h-return", "h-exchange", "h-dispute", "h-attention")]
         ids.append(order_ledger_id("shop-1", "o-h-return"))
         for workflow_id in ids:
             history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-            (HISTORIES / f"{workflow_id}.json").write_text(history.to_json())
+            (folder / f"{workflow_id}.json").write_text(history.to_json())
             print(f"wrote {workflow_id}: {len(history.events)} events")
 
 

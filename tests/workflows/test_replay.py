@@ -16,14 +16,17 @@ from temporalio.worker import Replayer
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
 
-HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
+ROOT = Path(__file__).resolve().parent.parent / "histories"
+HISTORIES = sorted(ROOT.glob("*/*.json"))  # one folder per workflow code version
 
 
-def test_there_are_histories_to_replay():
-    assert len(HISTORIES) >= 5
+def test_there_are_histories_of_every_code_version():
+    versions = {p.parent.name for p in HISTORIES}
+    assert {"v1-clock-alarms", "v2-alarms-by-timer"} <= versions
+    assert all(len(list((ROOT / v).glob("*.json"))) >= 5 for v in versions)
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_history_replays(path: Path):
     replayer = Replayer(workflows=[CaseWorkflow, OrderLedgerWorkflow], data_converter=pydantic_data_converter)
     history = WorkflowHistory.from_json(path.stem, path.read_text())
