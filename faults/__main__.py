@@ -1,0 +1,54 @@
+"""``python -m faults``: run the fault-injection harness; exit 1 if any check fails."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from faults.harness import DEFAULT_POLICY, HarnessConfig, report, run_harness
+
+
+def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
+    p = argparse.ArgumentParser(prog="python -m faults", description=__doc__)
+    p.add_argument("--cases", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--kills", type=int, default=4, help="worker SIGKILLs (each followed by a restart)")
+    p.add_argument("--server-kill", action="store_true", help="SIGKILL the dev server once and restart it")
+    p.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    p.add_argument("--fail-rate", type=float, default=0.2)
+    p.add_argument("--slow-rate", type=float, default=0.05)
+    p.add_argument("--slow-seconds", type=float, default=35.0)
+    p.add_argument("--drop-rate", type=float, default=0.1, help="payouts recorded whose answer is lost")
+    p.add_argument("--drop-mode", choices=["error", "disconnect"], default="error")
+    p.add_argument("--chaos-window", type=float, help="seconds within which the kills happen")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for every case to end")
+    p.add_argument("--data-dir", type=Path, help="keep the stack's data and logs here (default: a temp dir)")
+    a = p.parse_args(argv)
+    return HarnessConfig(
+        cases=a.cases,
+        seed=a.seed,
+        kills=a.kills,
+        server_kill=a.server_kill,
+        policy=a.policy,
+        fail_rate=a.fail_rate,
+        slow_rate=a.slow_rate,
+        slow_seconds=a.slow_seconds,
+        drop_rate=a.drop_rate,
+        drop_mode=a.drop_mode,
+        chaos_window=a.chaos_window,
+        timeout=a.timeout,
+        data_dir=a.data_dir,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_args(argv)
+    result = run_harness(config)
+    print(report(result), flush=True)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,584 @@
+"""The fault-injection run: a private stack, scripted cases, faults and kills, then the checks.
+
+    stack (cli.dev.DevStack on free ports, temp data dir, compressed policy)
+      -> payment faults on (fail, slow, drop-after-record, refusals)
+      -> open the cases, drive each through its script   }  meanwhile: SIGKILL the worker N times,
+      -> wait until every case is terminal (or timeout)   }  SIGKILL the dev server once (option)
+      -> check views and the sandbox ledger, print the table
+
+Every wait polls; nothing relies on a fixed sleep for correctness. A process that dies without
+being killed by the harness (for example the API when the server goes away) is restarted and
+reported as a finding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import signal
+import socket
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cli import render
+from cli.dev import Child, DevStack, token_for
+from faults.scripts import TERMINAL, Script, Step, make_scripts
+from runtime.temporal import connect
+
+DEFAULT_POLICY = Path(__file__).resolve().parent / "policy.toml"
+
+
+@dataclass
+class HarnessConfig:
+    cases: int = 200
+    seed: int = 1
+    kills: int = 4
+    server_kill: bool = False
+    policy: Path = DEFAULT_POLICY
+    fail_rate: float = 0.2
+    #: Slow answers past the activity's 30 s start-to-close make it time out and retry (the retry
+    #: finds the payout by key); each costs about 30 s, so only a small share.
+    slow_rate: float = 0.05
+    slow_seconds: float = 35.0
+    drop_rate: float = 0.1
+    drop_mode: str = "error"
+    #: Seconds within which the kills happen (default: scaled to the number of cases).
+    chaos_window: float | None = None
+    timeout: float = 600.0
+    data_dir: Path | None = None
+    concurrency: int = 8
+    say: Callable[[str], None] = print
+
+
+@dataclass
+class CaseResult:
+    case_id: str
+    kind: str
+    expected_state: str
+    expected_refund: int
+    expected_reimbursement: int
+    state: str | None = None
+    refund: int | None = None
+    reimbursement: int | None = None
+    payouts: int = 0
+    paid: int = 0
+    ledger_refund: int = 0
+    ledger_reimbursement: int = 0
+    problems: list[str] = field(default_factory=list)
+    #: The HTTP status of the last failed look at the end, when the view was no longer readable.
+    unreadable: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class HarnessResult:
+    cases: list[CaseResult]
+    payouts: int
+    duplicates: int
+    losses: int
+    over_refunds: int
+    wrong_outcomes: int
+    #: Cases whose view the API could not serve at the end (e.g. a query failing on replay).
+    unreadable_views: int
+    #: Workflow runs the worker logged a nondeterminism error for (task or query replay).
+    nondeterministic_runs: int
+    worker_kills: int
+    server_kills: int
+    fault_counters: dict[str, int]
+    findings: list[str]
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        return self.money_ok and self.unreadable_views == 0 and self.nondeterministic_runs == 0
+
+    @property
+    def money_ok(self) -> bool:
+        """Every case ended as scripted, none lost, every refund paid once, no order over-refunded."""
+        return self.duplicates == 0 and self.losses == 0 and self.over_refunds == 0 and self.wrong_outcomes == 0
+
+    @property
+    def by_outcome(self) -> dict[str, int]:
+        return dict(Counter(c.state or "missing" for c in self.cases))
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class Harness:
+    def __init__(self, config: HarnessConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.findings: list[str] = []
+        self.worker_kills = 0
+        self.server_kills = 0
+        #: Children the harness took down on purpose and has not restarted yet.
+        self.down: set[str] = set()
+        self.refused: set[str] = set()
+        #: Cases whose view could not be read at the end (case id -> last HTTP status).
+        self.unreadable: dict[str, int | None] = {}
+        self.nondeterministic_runs: set[str] = set()
+        self.refusals: Counter[int] = Counter()
+        self.started = time.monotonic()
+        self.stack: DevStack | None = None
+
+    def say(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        self.config.say(f"[faults +{elapsed:6.1f}s] {text}")
+
+    # ------------------------------------------------------------------------------ the run
+
+    def run(self) -> HarnessResult:
+        with contextlib.ExitStack() as cleanup:
+            data_dir = self.config.data_dir
+            if data_dir is None:
+                data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="aftersales-faults-")))
+            temporal_port, ui_port, api_port, sandbox_port = free_ports(4)
+            stack = DevStack(
+                data_dir=data_dir,
+                policy=self.config.policy.resolve(),
+                temporal_port=temporal_port,
+                ui_port=ui_port,
+                api_port=api_port,
+                sandbox_port=sandbox_port,
+                startup_timeout=120.0,
+                say=self.say,
+            )
+            self.stack = stack
+            self.say(
+                f"starting the stack in {data_dir} (temporal {temporal_port}, api {api_port}, sandbox {sandbox_port})"
+            )
+            try:
+                stack.start()
+                self.say("stack up")
+                return asyncio.run(self._run_async(stack))
+            finally:
+                stack.stop(grace=5.0)
+        raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
+
+    async def _run_async(self, stack: DevStack) -> HarnessResult:
+        import json
+
+        tokens = json.loads(stack.tokens_path.read_text(encoding="utf-8"))
+        self.tokens = {pid: token_for(tokens, pid) for pid in ("shop-backend", "alice", "sam", "buyer-1", "oncall")}
+        run_id = f"{int(time.time()) % 100000:05d}{self.config.seed % 100:02d}"
+        scripts = make_scripts(self.config.cases, self.config.seed, run_id)
+        self.refused = {s.case_id for s in scripts if s.refuse_payment}
+        limits = httpx.Limits(max_connections=self.config.concurrency * 2)
+        async with (
+            httpx.AsyncClient(base_url=stack.api_url, timeout=30, limits=limits) as api,
+            httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
+        ):
+            self.api, self.sandbox = api, sandbox
+            self.read_gate = asyncio.Semaphore(self.config.concurrency)
+            self.command_gate = asyncio.Semaphore(self.config.concurrency)
+            await self._set_faults()
+            deadline = time.monotonic() + self.config.timeout
+            chaos = asyncio.create_task(self._chaos(stack, deadline))
+            drivers = [asyncio.create_task(self._drive(s, deadline)) for s in scripts]
+            views = dict(zip([s.case_id for s in scripts], await asyncio.gather(*drivers), strict=True))
+            chaos.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chaos
+            await self._ensure_up(stack)
+            self.say("every case ended (or timed out); checking")
+            # A final fresh look (the cases that never ended included); a case whose view cannot be
+            # read any more keeps the last view its driver saw, and is counted as unreadable.
+            finals = await asyncio.gather(*(self._final_view(s.case_id) for s in scripts))
+            for s, (status, view) in zip(scripts, finals, strict=True):
+                if view is not None:
+                    views[s.case_id] = view
+                elif status == 404:
+                    views[s.case_id] = None
+                else:
+                    self.unreadable[s.case_id] = status
+            self._scan_worker_log(stack)
+            ledger = (await sandbox.get("/payments/ledger")).json()
+            counters = (await sandbox.get("/payments/faults")).json()["counters"]
+        return self._check(scripts, views, ledger, counters)
+
+    async def _set_faults(self) -> None:
+        c = self.config
+        body = {
+            "seed": c.seed,
+            "fail_rate": c.fail_rate,
+            "slow_rate": c.slow_rate,
+            "slow_seconds": c.slow_seconds,
+            "drop_after_record_rate": c.drop_rate,
+            "drop_mode": c.drop_mode,
+            "refuse_case_ids": sorted(self.refused),
+        }
+        (await self.sandbox.post("/payments/faults", json=body)).raise_for_status()
+        self.say(
+            f"payment faults on: fail {c.fail_rate}, slow {c.slow_rate} x {c.slow_seconds}s, "
+            f"drop after record {c.drop_rate} ({c.drop_mode}), {len(self.refused)} refused cases"
+        )
+
+    # ------------------------------------------------------------------------------ driving cases
+
+    async def _call(self, method: str, path: str, who: str, body: Any = None) -> httpx.Response | None:
+        """One API call as ``who``; ``None`` when the stack did not answer (down, restarting, slow).
+        Reads and commands queue separately, so that polling never holds a scripted action back
+        past the deadline it must beat."""
+        gate = self.read_gate if method == "GET" else self.command_gate
+        async with gate:
+            try:
+                return await self.api.request(
+                    method, path, json=body, headers={"Authorization": f"Bearer {self.tokens[who]}"}
+                )
+            except httpx.HTTPError:
+                return None
+
+    async def _pause(self, seconds: float) -> None:
+        await asyncio.sleep(seconds * (0.75 + self.rng.random() / 2))
+
+    async def _drive(self, script: Script, deadline: float) -> dict[str, Any] | None:
+        """Open the case, then play its steps as the case reaches each step's state; the last view."""
+        await self._pause(self.rng.uniform(0, self.config.cases / 10))  # spread the openings
+        view: dict[str, Any] | None = None
+        while True:
+            response = await self._call("POST", "/v1/cases", "shop-backend", script.request)
+            if response is not None and response.status_code in (200, 201):
+                body = response.json()
+                view = body if isinstance(body, dict) and "state" in body else None
+                break
+            if response is not None and response.status_code < 500 and response.status_code != 404:
+                self.say(f"{script.case_id} not opened: {response.status_code} {response.text[:300]}")
+                return None
+            if time.monotonic() > deadline:
+                return None
+            await self._pause(2)
+        fresh = view is not None
+        next_step = 0
+        while time.monotonic() < deadline:
+            if not fresh:
+                response = await self._call("GET", f"/v1/cases/{script.case_id}", "oncall")
+                if response is None or response.status_code != 200:
+                    await self._pause(3)
+                    continue
+                view = response.json()
+            fresh = False
+            assert view is not None
+            state = view.get("state")
+            if state in TERMINAL:
+                return view
+            # A command whose answer was lost may have gone through: skip to the step of this state.
+            if next_step < len(script.steps) and script.steps[next_step].when != state:
+                later = [j for j in range(next_step + 1, len(script.steps)) if script.steps[j].when == state]
+                if later:
+                    next_step = later[0]
+            if next_step < len(script.steps) and script.steps[next_step].when == state:
+                done, answer = await self._do(script, script.steps[next_step], view)
+                if done:
+                    next_step += 1
+                    if answer is not None:
+                        view, fresh = answer, True
+                    continue
+                await self._pause(1)
+                continue
+            # Nothing to do until the case moves by itself (a deadline, the payment, a scan).
+            await self._pause(2 if next_step < len(script.steps) else 6)
+        return view
+
+    async def _do(self, script: Script, step: Step, view: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+        """Take one step: whether it was done, and the case's view if the answer carried it."""
+        tracking = view.get("return_tracking") or script.tracking
+        if step.actor == "courier":
+            carrier = step.payload["carrier"]
+            if step.action == "picked_up":
+                r = await self.sandbox.post("/courier/parcels", json={"carrier": carrier, "tracking_number": tracking})
+            else:
+                r = await self.sandbox.post(
+                    f"/courier/parcels/{carrier}/{tracking}/advance", json={"status": step.action}
+                )
+            return r.status_code in (200, 201, 409), None
+        if step.actor == "harness":  # clear_refusal
+            self.refused.discard(script.case_id)
+            r = await self.sandbox.post("/payments/faults", json={"refuse_case_ids": sorted(self.refused)})
+            return r.status_code == 200, None
+        payload = dict(step.payload)
+        if step.action == "submit_return_shipment":
+            payload["tracking_number"] = script.tracking
+        response = await self._call("POST", f"/v1/cases/{script.case_id}/{step.action}", step.actor, payload)
+        if response is None or response.status_code >= 500:
+            return False, None  # look again: it may have gone through
+        if response.status_code >= 400:
+            # 409: the case moved meanwhile (the next look decides); anything else is the script's fault.
+            self.refusals[response.status_code] += 1
+            if response.status_code != 409 or self.refusals[409] <= 5:
+                self.say(f"{script.case_id} {step.action} refused: {response.status_code} {response.text[:300]}")
+            return False, None
+        body = response.json()
+        return True, body if isinstance(body, dict) and "state" in body else None
+
+    async def _final_view(self, case_id: str) -> tuple[int | None, dict[str, Any] | None]:
+        """The status of the last look and the view (``None`` if there was none)."""
+        status: int | None = None
+        for _ in range(4):
+            response = await self._call("GET", f"/v1/cases/{case_id}", "oncall")
+            status = None if response is None else response.status_code
+            if response is not None and response.status_code == 200:
+                return status, dict(response.json())
+            if status == 404:
+                return status, None
+            await asyncio.sleep(2)
+        return status, None
+
+    # ------------------------------------------------------------------------------ chaos
+
+    def _window(self) -> float:
+        return self.config.chaos_window or min(180.0, 20.0 + self.config.cases * 0.6)
+
+    async def _chaos(self, stack: DevStack, deadline: float) -> None:
+        """Kill the worker at random moments (and the server once); restart what dies on its own."""
+        window = self._window()
+        events: list[tuple[float, str]] = [(self.rng.uniform(5, window), "worker") for _ in range(self.config.kills)]
+        if self.config.server_kill:
+            events.append((window * self.rng.uniform(0.35, 0.65), "server"))
+        events.sort()
+        begin = time.monotonic()
+        while True:
+            await asyncio.sleep(0.5)
+            await self._watchdog(stack)
+            if events and time.monotonic() - begin >= events[0][0]:
+                _, what = events.pop(0)
+                if what == "worker":
+                    await self._kill_worker(stack)
+                else:
+                    await self._kill_server(stack)
+
+    def _child(self, stack: DevStack, name: str) -> Child:
+        return next(c for c in stack.children if c.name == name)
+
+    def _restart(self, stack: DevStack, child: Child) -> None:
+        if child.log is not None:
+            child.log.close()
+        child.start(stack.env())  # from the event loop's thread: PR_SET_PDEATHSIG follows the thread
+
+    async def _kill_worker(self, stack: DevStack) -> None:
+        worker = self._child(stack, "worker")
+        self.down.add("worker")
+        worker.signal(signal.SIGKILL)
+        await asyncio.to_thread(_reap, worker)
+        self.worker_kills += 1
+        downtime = self.rng.uniform(1, 5)
+        self.say(f"SIGKILL worker (kill {self.worker_kills}); restarting in {downtime:.1f}s")
+        await asyncio.sleep(downtime)
+        self._restart(stack, worker)
+        self.down.discard("worker")
+
+    async def _kill_server(self, stack: DevStack) -> None:
+        temporal = self._child(stack, "temporal")
+        self.down.add("temporal")
+        temporal.signal(signal.SIGKILL)
+        await asyncio.to_thread(_reap, temporal)
+        self.server_kills += 1
+        self.say("SIGKILL temporal dev server; restarting it on the same SQLite file")
+        await asyncio.sleep(self.rng.uniform(1, 4))
+        self._restart(stack, temporal)
+        began = time.monotonic()
+        while not await _temporal_answers(stack.temporal_address):
+            if temporal.exited() is not None:
+                raise RuntimeError(f"the dev server did not restart:\n{temporal.tail()}")
+            await asyncio.sleep(0.5)
+        self.down.discard("temporal")
+        self.say(f"temporal back after {time.monotonic() - began:.1f}s")
+        # The API must become ready again by itself (its client reconnects).
+        began = time.monotonic()
+        while time.monotonic() - began < 60:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await self.api.get("/readyz")).status_code == 200:
+                    self.say(f"API ready again after {time.monotonic() - began:.1f}s")
+                    return
+            await asyncio.sleep(0.5)
+        self.findings.append("the API did not become ready within 60 s after the dev server came back")
+
+    async def _watchdog(self, stack: DevStack) -> None:
+        for child in stack.children:
+            if child.name in self.down or child.exited() is None:
+                continue
+            finding = (
+                f"{child.name} exited by itself with code {child.exited()} at +{time.monotonic() - self.started:.0f}s"
+                f" (server kills so far: {self.server_kills}, worker kills: {self.worker_kills}); restarted it. "
+                f"Log tail:\n{child.tail(8)}"
+            )
+            self.findings.append(finding)
+            self.say("FINDING: " + finding)
+            self._restart(stack, child)
+
+    async def _ensure_up(self, stack: DevStack) -> None:
+        await self._watchdog(stack)
+        for child in stack.children:
+            if child.exited() is not None:
+                self._restart(stack, child)
+
+    def _scan_worker_log(self, stack: DevStack) -> None:
+        """Workflow runs the worker failed to replay: what a kill did to determinism."""
+        log = stack.log_dir / "worker.log"
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        for line in text.splitlines():
+            if "Nondeterminism" in line:
+                match = re.search(r"run_id\S*?=\S*?([0-9a-f]{8}-[0-9a-f-]{27})", line)
+                self.nondeterministic_runs.add(match.group(1) if match else line[-80:])
+        if self.nondeterministic_runs:
+            self.findings.append(
+                f"the worker logged nondeterminism errors for {len(self.nondeterministic_runs)} workflow run(s) "
+                f"(see {log}); replaying those histories fails"
+            )
+
+    # ------------------------------------------------------------------------------ checks
+
+    def _check(
+        self,
+        scripts: list[Script],
+        views: dict[str, dict[str, Any] | None],
+        ledger: dict[str, Any],
+        counters: dict[str, int],
+    ) -> HarnessResult:
+        payouts_by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        refund_by_order: dict[str, int] = defaultdict(int)
+        for p in ledger.get("payouts", []):
+            payouts_by_case[p["case_id"]].append(p)
+            refund_by_order[f"{p['shop_id']}/{p['order_id']}"] += int(p["refund"])
+        paid_total = {s.order_key: s.paid_total for s in scripts}
+        results: list[CaseResult] = []
+        losses = duplicates = 0
+        for s in scripts:
+            r = CaseResult(s.case_id, s.kind, s.expected_state, s.expected_refund, s.expected_reimbursement)
+            view = views.get(s.case_id)
+            paid = payouts_by_case.get(s.case_id, [])
+            r.payouts, r.paid = len(paid), sum(int(p["amount"]) for p in paid)
+            r.ledger_refund = sum(int(p["refund"]) for p in paid)
+            r.ledger_reimbursement = sum(int(p["reimbursement"]) for p in paid)
+            if view is None:
+                losses += 1
+                r.problems.append("lost: no such case")
+            else:
+                if s.case_id in self.unreadable:
+                    r.unreadable = self.unreadable[s.case_id]
+                refund = view.get("refund") or {}
+                r.state, r.refund, r.reimbursement = (
+                    view.get("state"),
+                    refund.get("refund"),
+                    refund.get("reimbursement"),
+                )
+                if r.state != s.expected_state:
+                    r.problems.append(
+                        f"state {r.state} (waiting on {view.get('waiting_on')}), expected {s.expected_state}"
+                    )
+                if s.expected_payout and (r.refund, r.reimbursement) != (s.expected_refund, s.expected_reimbursement):
+                    r.problems.append(
+                        f"view refund {r.refund}+{r.reimbursement}, expected "
+                        f"{s.expected_refund}+{s.expected_reimbursement}"
+                    )
+            expected_count = 1 if s.expected_payout else 0
+            duplicates += max(0, r.payouts - 1)
+            if r.payouts > expected_count:
+                r.problems.append(f"{r.payouts} payouts, expected {expected_count}")
+            elif r.payouts < expected_count:
+                r.problems.append("never paid")
+            if (r.ledger_refund, r.ledger_reimbursement) != (s.expected_refund, s.expected_reimbursement):
+                r.problems.append(
+                    f"ledger paid {r.ledger_refund}+{r.ledger_reimbursement}, expected "
+                    f"{s.expected_refund}+{s.expected_reimbursement}"
+                )
+            results.append(r)
+        over = [k for k, v in refund_by_order.items() if v > paid_total.get(k, 0)]
+        ours = {s.case_id for s in scripts}
+        return HarnessResult(
+            cases=results,
+            payouts=sum(len(v) for k, v in payouts_by_case.items() if k in ours),
+            duplicates=duplicates,
+            losses=losses,
+            over_refunds=len(over),
+            wrong_outcomes=sum(1 for r in results if not r.ok),
+            unreadable_views=len(self.unreadable),
+            nondeterministic_runs=len(self.nondeterministic_runs),
+            worker_kills=self.worker_kills,
+            server_kills=self.server_kills,
+            fault_counters=counters,
+            findings=self.findings,
+            elapsed=time.monotonic() - self.started,
+        )
+
+
+def _reap(child: Child) -> None:
+    if child.process is not None:
+        child.process.wait()
+
+
+async def _temporal_answers(address: str) -> bool:
+    try:
+        client = await asyncio.wait_for(connect(address), timeout=3)
+        await asyncio.wait_for(client.count_workflows(), timeout=5)
+        return True
+    except Exception:  # noqa: BLE001 - not up yet, whatever the reason
+        return False
+
+
+def report(result: HarnessResult) -> str:
+    """The figures: one row per script kind, the totals, the faults and the problems."""
+    rows = []
+    kinds: dict[str, list[CaseResult]] = defaultdict(list)
+    for c in result.cases:
+        kinds[c.kind].append(c)
+    for kind, cases in sorted(kinds.items()):
+        rows.append(
+            [
+                kind,
+                len(cases),
+                cases[0].expected_state,
+                ", ".join(f"{k} {v}" for k, v in sorted(Counter(c.state or "missing" for c in cases).items())),
+                sum(c.payouts for c in cases),
+                render.money(sum(c.paid for c in cases), "CNY"),
+                render.money(sum(c.expected_refund + c.expected_reimbursement for c in cases), "CNY"),
+                sum(1 for c in cases if c.ok),
+            ]
+        )
+    lines = [render.table(rows, ["script", "cases", "expected", "outcomes", "payouts", "paid", "expected paid", "ok"])]
+    lines.append("")
+    lines.append(
+        f"cases {len(result.cases)}  by outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(result.by_outcome.items()))
+    )
+    lines.append(
+        f"payouts {result.payouts}  duplicates={result.duplicates}  losses={result.losses}  "
+        f"over_refunds={result.over_refunds}  wrong_outcomes={result.wrong_outcomes}"
+    )
+    lines.append(f"unreadable_views={result.unreadable_views}  nondeterministic_runs={result.nondeterministic_runs}")
+    lines.append("faults injected: " + ", ".join(f"{k} {v}" for k, v in result.fault_counters.items()))
+    lines.append(f"kills: worker {result.worker_kills}, server {result.server_kills}   elapsed {result.elapsed:.0f}s")
+    for c in result.cases:
+        if not c.ok:
+            lines.append(f"  PROBLEM {c.case_id} ({c.kind}): " + "; ".join(c.problems))
+        if c.unreadable is not None:
+            lines.append(f"  UNREADABLE {c.case_id} ({c.kind}): GET /v1/cases answered {c.unreadable} at the end")
+    for f in result.findings:
+        lines.append(f"  FINDING {f}")
+    verdict = "PASS" if result.ok else ("FAIL (money and outcomes fine)" if result.money_ok else "FAIL")
+    lines.append("RESULT: " + verdict)
+    return "\n".join(lines)
+
+
+def run_harness(config: HarnessConfig) -> HarnessResult:
+    """Start a private stack, play the cases under faults and kills, check; the stack is stopped after."""
+    return Harness(config).run()
