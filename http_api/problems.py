@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain import errors as kinds
@@ -110,8 +111,16 @@ def refusal_status(kind: str) -> int:
 _TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED}
 
 
+#: What a client must do when a command's outcome is unknown (a timeout after it was sent).
+OUTCOME_UNKNOWN = "the case engine did not answer in time; the command may or may not have been applied: read the case, then retry if it did not change"
+
+
 def engine_failure(err: RPCError) -> ApiError:
     """A Temporal call that failed for reasons of its own (not the caller's input)."""
+    if err.status == RPCStatusCode.CANCELLED and "timeout" in err.message.lower():
+        # The SDK's own RPC timeout (rpc_timeout) surfaces as CANCELLED "Timeout expired".
+        log.warning("Temporal call timed out: %s", err.message)
+        return ApiError(504, OUTCOME_UNKNOWN)
     if err.status in _TRANSIENT:
         log.warning("Temporal call failed: %s (%s)", err.message, err.status)
         status = 504 if err.status == RPCStatusCode.DEADLINE_EXCEEDED else 503
@@ -136,6 +145,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     async def _rpc(_: Request, exc: RPCError) -> JSONResponse:
         return engine_failure(exc).response()
+
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def _update_timeout(_: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
+        log.warning("command timed out waiting for the case engine: %s", exc)
+        return ApiError(504, OUTCOME_UNKNOWN).response()
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
