@@ -7,6 +7,8 @@ from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+)([smhdw])")
+#: Ten years: longer than any guarantee, and far from timedelta's overflow.
+MAX_SECONDS = 3650 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
@@ -21,6 +23,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(cleaned))
     if seconds <= 0:
         raise ValueError(f"{text!r} is not a positive duration")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{text!r} is longer than anything after-sales needs (at most 3650d)")
     return timedelta(seconds=seconds)
 
 

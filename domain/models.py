@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 CASE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -133,13 +133,13 @@ SYSTEM_ACTOR = Principal(role=Role.SYSTEM, id="aftersales")
 class OrderItem(Strict):
     sku: str = Field(min_length=1, max_length=64)
     title: str = Field(default="", max_length=256)
-    quantity: int = Field(ge=1, le=100_000)
-    unit_price: int = Field(ge=0, le=MAX_AMOUNT, description="what the buyer paid per unit, minor units")
+    quantity: StrictInt = Field(ge=1, le=100_000)
+    unit_price: StrictInt = Field(ge=0, le=MAX_AMOUNT, description="what the buyer paid per unit, minor units")
 
 
 class Guarantee(Strict):
     kind: GuaranteeKind
-    days: int = Field(ge=1, le=3650)
+    days: StrictInt = Field(ge=1, le=3650)
 
 
 class Order(Strict):
@@ -147,9 +147,9 @@ class Order(Strict):
     shop_id: str = Field(min_length=1, max_length=64)
     buyer_id: str = Field(min_length=1, max_length=64)
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY")
-    paid_total: int = Field(ge=0, le=MAX_AMOUNT, description="what the buyer paid in all, minor units")
-    shipping_fee: int = Field(ge=0, le=MAX_AMOUNT, description="the original shipping fee the buyer paid")
-    free_shipping: bool
+    paid_total: StrictInt = Field(ge=0, le=MAX_AMOUNT, description="what the buyer paid in all, minor units")
+    shipping_fee: StrictInt = Field(ge=0, le=MAX_AMOUNT, description="the original shipping fee the buyer paid")
+    free_shipping: StrictBool
     shipped_at: AwareDatetime | None = None
     delivered_at: AwareDatetime | None = None
     items: list[OrderItem] = Field(min_length=1, max_length=200)
@@ -182,7 +182,7 @@ class Order(Strict):
 
 class ClaimItem(Strict):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=100_000)
+    quantity: StrictInt = Field(ge=1, le=100_000)
 
 
 class CaseRequest(Strict):
@@ -193,7 +193,7 @@ class CaseRequest(Strict):
     reason: Reason
     order: Order
     items: list[ClaimItem] = Field(min_length=1, max_length=200)
-    requested_refund: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    requested_refund: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     description: str | None = Field(default=None, max_length=4000)
     evidence: list[str] = Field(default_factory=list, max_length=20)
 
@@ -230,7 +230,7 @@ REFUND_LINES = frozenset(
 
 class BreakdownLine(Strict):
     kind: LineKind
-    amount: int = Field(description="signed minor units; deductions are negative")
+    amount: StrictInt = Field(description="signed minor units; deductions are negative")
     note: str = ""
 
 
@@ -242,9 +242,9 @@ class PayoutStatus(StrEnum):
 
 
 class RefundView(Strict):
-    amount: int = Field(description="refund plus reimbursements and compensation, minor units")
-    refund: int = Field(description="the part that gives back what was paid (capped by the order)")
-    reimbursement: int = Field(description="return shipping and compensation, counted apart")
+    amount: StrictInt = Field(description="refund plus reimbursements and compensation, minor units")
+    refund: StrictInt = Field(description="the part that gives back what was paid (capped by the order)")
+    reimbursement: StrictInt = Field(description="return shipping and compensation, counted apart")
     currency: str
     status: PayoutStatus
     breakdown: list[BreakdownLine]
@@ -258,10 +258,10 @@ class ClaimGrant(Strict):
     case carries the original shipping fee and how much of the paid total it may refund at most.
     """
 
-    items_value: int = Field(ge=0)
+    items_value: StrictInt = Field(ge=0)
     includes_original_shipping: bool
-    original_shipping: int = Field(ge=0)
-    max_refund: int = Field(ge=0, description="ceiling of the refund lines for this case")
+    original_shipping: StrictInt = Field(ge=0)
+    max_refund: StrictInt = Field(ge=0, description="ceiling of the refund lines for this case")
     covers_rest_of_order: bool
 
 
@@ -308,7 +308,7 @@ class CaseView(Strict):
     created_at: datetime
     updated_at: datetime
     buyer_context: str | None = Field(default=None, description="refusal, offer or inspection_failed")
-    offer: int | None = Field(default=None, description="the partial refund on offer, minor units")
+    offer: StrictInt | None = Field(default=None, description="the partial refund on offer, minor units")
     return_tracking: str | None = None
     outbound_tracking: str | None = None
     needs_attention_reason: str | None = None

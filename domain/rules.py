@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, StrictBool, StrictInt, ValidationError
 
 from domain.models import MAX_AMOUNT, CaseState, CaseType, Principal, Responsibility, Role, Strict
 from domain.policy import Duration
@@ -34,7 +34,7 @@ class Payload(Strict):
 
 
 class ApprovePayload(Payload):
-    amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, description="refund-only: defaults to the computed refund")
+    amount: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT, description="refund-only: defaults to the computed refund")
 
 
 class RejectPayload(Payload):
@@ -42,11 +42,11 @@ class RejectPayload(Payload):
 
 
 class OfferPartialRefundPayload(Payload):
-    amount: int = Field(ge=1, le=MAX_AMOUNT)
+    amount: StrictInt = Field(ge=1, le=MAX_AMOUNT)
 
 
 class RevisePayload(Payload):
-    requested_refund: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    requested_refund: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     description: str | None = Field(default=None, max_length=4000)
 
 
@@ -57,13 +57,13 @@ PARCEL_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 class SubmitReturnShipmentPayload(Payload):
     carrier: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
     tracking_number: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
-    shipping_cost: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    shipping_cost: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
 
 
 class RecordInspectionPayload(Payload):
-    passed: bool
+    passed: StrictBool
     responsibility: Responsibility
-    deduction: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    deduction: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
 
 
 class ShipItemPayload(Payload):
@@ -73,7 +73,7 @@ class ShipItemPayload(Payload):
 
 class ArbitratePayload(Payload):
     outcome: Literal["refund_full", "refund_partial", "deny"]
-    amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
+    amount: StrictInt | None = Field(default=None, ge=1, le=MAX_AMOUNT)
 
 
 class ExtendDeadlinePayload(Payload):
@@ -112,7 +112,7 @@ class CaseCommand(Strict):
     """What every command update carries: who acts, on which version, and the payload."""
 
     actor: Principal
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: StrictInt | None = Field(default=None, ge=0)
     payload: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -238,10 +238,11 @@ async def run_command(
         raise ApiError(403, f"a {principal.role} may not {action}; only {allowed} may", kind=kinds.FORBIDDEN)
     body = await read_object(request, required=False)
     try:
-        COMMAND_MODELS[action].model_validate(body)
+        validated = COMMAND_MODELS[action].model_validate(body)
     except ValidationError as err:
         raise invalid(field_errors(err), f"{action} payload") from None
-    expected_version = body.pop("expected_version", None)
+    body.pop("expected_version", None)
+    expected_version = validated.expected_version  # type: ignore[attr-defined]  # the validated int
     try:
         updated = await service.command(case_id, action, principal, body, expected_version)
     except CaseRefused as err:

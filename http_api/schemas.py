@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, create_model
 
 from domain.models import CaseState, CaseType, ParcelStatus, WaitingOn
 from domain.rules import PAYLOADS, Payload
@@ -46,7 +46,7 @@ def _command_model(action: str, payload: type[Payload]) -> type[Payload]:
         __base__=payload,
         __doc__=f"{ACTION_SUMMARIES.get(action, action)}. Any field may be left out unless required.",
         expected_version=(
-            int | None,
+            StrictInt | None,
             Field(default=None, ge=0, description="the case view's version you decided on; a mismatch is a 409"),
         ),
     )

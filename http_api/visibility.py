@@ -45,7 +45,13 @@ def literal(value: str, field: str) -> str:
 
 
 def _timestamp(at: datetime) -> str:
-    return f"'{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
+    try:
+        utc = at.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1970 <= utc.year <= 9999:
+        raise invalid([{"field": "deadline_before", "message": "a time between 1970 and 9999"}], "filter")
+    return f"'{utc.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
 
 
 @dataclass(frozen=True)
