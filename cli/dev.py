@@ -470,6 +470,18 @@ def run_dev(args: argparse.Namespace) -> int:
     return code
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct local ports free right now (for stacks started beside another one)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def run_api(host: str, port: int) -> int:
     from http_api.__main__ import main as api_main
 

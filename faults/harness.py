@@ -18,7 +18,6 @@ import contextlib
 import random
 import re
 import signal
-import socket
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -30,7 +29,7 @@ from typing import Any
 import httpx
 
 from cli import render
-from cli.dev import Child, DevStack, token_for
+from cli.dev import Child, DevStack, free_ports, token_for
 from faults.scripts import TERMINAL, Script, Step, make_scripts
 from runtime.temporal import connect
 
@@ -112,17 +111,6 @@ class HarnessResult:
     @property
     def by_outcome(self) -> dict[str, int]:
         return dict(Counter(c.state or "missing" for c in self.cases))
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 class Harness:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cli.dev import free_ports
 from tests.support.factory import request as case_request
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -30,17 +31,6 @@ satisfaction_followup = "5s"
 """
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def wait_for(
