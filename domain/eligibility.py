@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from domain.models import CaseRequest, CaseType, GuaranteeKind, Order, Reason
-from domain.money import BUYER_RESPONSIBLE, SELLER_RESPONSIBLE, grant_for, remaining_quantities
+from domain.money import BUYER_RESPONSIBLE, grant_for, remaining_quantities
 from domain.policy import Policy
 
 
@@ -145,4 +145,4 @@ def check_eligibility(
         )
 
 
-__all__ = ["Ineligible", "add_working_days", "check_eligibility", "receipt_date", "SELLER_RESPONSIBLE"]
+__all__ = ["Ineligible", "add_working_days", "check_eligibility", "receipt_date"]

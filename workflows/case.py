@@ -134,7 +134,6 @@ class CaseWorkflow:
         self._dispute_risk = False
         self._timeline: list[TimelineEntry] = []
         self._requested_refund = request.requested_refund
-        self._description = request.description
         self._agreed_refund: int | None = None
         self._offer: int | None = None
         self._deduction = 0
@@ -144,8 +143,6 @@ class CaseWorkflow:
         self._return_tracking: str | None = None
         self._return_cost: int | None = None
         self._return_submitted_at: datetime | None = None
-        self._return_delivered_at: datetime | None = None
-        self._outbound_carrier: str | None = None
         self._outbound_tracking: str | None = None
         self._last_poll_at: datetime | None = None
         self._seen_parcel_events: set[str] = set()
@@ -556,8 +553,6 @@ class CaseWorkflow:
         elif action == "revise":
             if p.requested_refund is not None:
                 self._requested_refund = p.requested_refund
-            if p.description is not None:
-                self._description = p.description
             self._enter(CaseState.AWAITING_MERCHANT_DECISION, self._merchant_decision_deadline(now))
             self._notify(WaitingOn.MERCHANT, "revised", f"The buyer revised case {self._case_id}")
         elif action == "submit_return_shipment":
@@ -584,7 +579,7 @@ class CaseWorkflow:
                 self._notify(WaitingOn.BUYER, "inspection_failed", f"The inspection found {p.responsibility}; "
                              "accept to have the item sent back, or escalate to the platform")
         elif action == "ship_item":
-            self._outbound_carrier, self._outbound_tracking = p.carrier, p.tracking_number
+            self._outbound_tracking = p.tracking_number
             self._enter(CaseState.AWAITING_BUYER_CONFIRMATION, self._after("buyer_confirm_receipt",
                                                                            dl.buyer_confirm_receipt))
             self._notify(WaitingOn.BUYER, "item_shipped", f"Your item is on its way: {p.carrier} {p.tracking_number}")
@@ -651,7 +646,6 @@ class CaseWorkflow:
             owner = WaitingOn.MERCHANT if is_return else WaitingOn.BUYER
             self._notify(owner, "parcel_exception", f"The {leg} parcel {event.tracking_number} has a problem")
         if is_return and event.status == ParcelStatus.DELIVERED and self._state == CaseState.RETURN_IN_TRANSIT:
-            self._return_delivered_at = event.occurred_at
             self._enter(CaseState.AWAITING_INSPECTION,
                         self._after("merchant_inspection", self._policy.deadlines.merchant_inspection,
                                     base=event.occurred_at))
