@@ -140,6 +140,14 @@ class DevStack:
     sandbox_port: int = 8700
     startup_timeout: float = 60.0
     say: Callable[[str], None] = print
+    #: The dev server's SQLite pragmas (WAL and synchronous=normal: see the README's capacity figures).
+    sqlite_pragmas: Sequence[str] = ("journal_mode=wal", "synchronous=normal")
+    #: Keep the sandbox's state in a file (the dev stack); benchmarks keep it in memory only.
+    sandbox_state_file: bool = True
+    #: The worker's command after ``python -m`` (benchmarks add their baseline workflows to it).
+    worker_module: str = "worker"
+    #: Extra environment for the children (e.g. worker tuning for a benchmark).
+    extra_env: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -183,6 +191,7 @@ class DevStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.extra_env)
         if self.policy is not None:
             env["AFTERSALES_POLICY"] = str(self.policy)
         else:
@@ -213,10 +222,7 @@ class DevStack:
                 str(self.temporal_port),
                 "--ui-port",
                 str(self.ui_port),
-                "--sqlite-pragma",
-                "journal_mode=wal",
-                "--sqlite-pragma",
-                "synchronous=normal",
+                *(arg for pragma in self.sqlite_pragmas for arg in ("--sqlite-pragma", pragma)),
                 *dev_server_search_attribute_args(),
                 "--log-level",
                 "warn",
@@ -237,14 +243,13 @@ class DevStack:
                 f"{self.api_url}/v1/courier/events",
                 "--webhook-secret",
                 env["COURIER_WEBHOOK_SECRET"],
-                "--state-file",
-                str(self.data_dir / "sandbox.json"),
+                *(["--state-file", str(self.data_dir / "sandbox.json")] if self.sandbox_state_file else []),
                 "--log-level",
                 "warning",
             ],
             self.log_dir / "sandbox.log",
         )
-        worker = Child("worker", [python, "-m", "worker"], self.log_dir / "worker.log")
+        worker = Child("worker", [python, "-m", self.worker_module], self.log_dir / "worker.log")
         api = Child(
             "api", [python, "-m", "http_api", "--host", HOST, "--port", str(self.api_port)], self.log_dir / "api.log"
         )

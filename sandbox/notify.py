@@ -71,9 +71,12 @@ def notify_router(channel: NotificationChannel) -> APIRouter:
         recipient_role: Annotated[str | None, Query()] = None,
         recipient_id: Annotated[str | None, Query()] = None,
         kind: Annotated[str | None, Query()] = None,
+        limit: Annotated[int | None, Query(ge=0, description="only the last `limit` messages")] = None,
     ) -> dict[str, Any]:
-        """The inbox in arrival order, filtered by any of the query parameters."""
+        """The inbox in arrival order, filtered by any of the query parameters; ``count`` is the
+        number of matching messages even when ``limit`` returns fewer."""
         messages = channel.inbox(case_id, recipient_role, recipient_id, kind)
-        return {"messages": [m.model_dump(mode="json") for m in messages], "count": len(messages)}
+        shown = messages if limit is None else messages[len(messages) - limit:] if limit else []
+        return {"messages": [m.model_dump(mode="json") for m in shown], "count": len(messages)}
 
     return router

@@ -418,7 +418,7 @@ class CaseWorkflow:
                           errors=[{"field": "payload", "message": str(err)[:300]}]) from None
         actor = cmd.actor
         if not can_access(actor, shop_id=self._order.shop_id, buyer_id=self._order.buyer_id):
-            raise _refuse(errors.FORBIDDEN, f"{actor.role} {actor.id} may not act on case {self._case_id}")
+            raise _refuse(errors.NOT_YOURS, f"{actor.role} {actor.id} may not act on case {self._case_id}")
         try:
             payload = parse_payload(action, cmd.payload)
         except _BadPayload as err:

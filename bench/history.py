@@ -1,0 +1,68 @@
+"""What a workflow's history costs: events (by type) and bytes (payloads and the whole history)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+#: The Temporal calls a history shows, for checking that a baseline makes the same ones.
+CALLS = {
+    "updates": "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
+    "signals": "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED",
+    "activities": "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED",
+    "timers": "EVENT_TYPE_TIMER_STARTED",
+    "children": "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED",
+    "external_signals": "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED",
+}
+
+
+@dataclass
+class HistoryCost:
+    events: int = 0
+    payload_bytes: int = 0
+    history_bytes: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+
+    def __add__(self, other: HistoryCost) -> HistoryCost:
+        return HistoryCost(
+            self.events + other.events,
+            self.payload_bytes + other.payload_bytes,
+            self.history_bytes + other.history_bytes,
+            self.by_type + other.by_type,
+        )
+
+    def calls(self) -> dict[str, int]:
+        return {name: self.by_type.get(event, 0) for name, event in CALLS.items()}
+
+
+def payload_bytes(message: Message) -> int:
+    """The bytes of every payload (data and metadata) anywhere inside ``message``."""
+    if isinstance(message, Payload):
+        return len(message.data) + sum(len(k) + len(v) for k, v in message.metadata.items())
+    total = 0
+    for descriptor, value in message.ListFields():
+        if descriptor.message_type is None:
+            continue
+        if descriptor.message_type.GetOptions().map_entry:
+            total += sum(payload_bytes(v) for v in value.values() if isinstance(v, Message))
+        elif descriptor.is_repeated:
+            total += sum(payload_bytes(v) for v in value)
+        else:
+            total += payload_bytes(value)
+    return total
+
+
+async def history_cost(client: Client, workflow_id: str) -> HistoryCost:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    cost = HistoryCost()
+    for event in history.events:
+        cost.events += 1
+        cost.by_type[EventType.Name(event.event_type)] += 1
+        cost.payload_bytes += payload_bytes(event)
+        cost.history_bytes += event.ByteSize()
+    return cost

@@ -1,0 +1,80 @@
+"""Command latency: staff ``approve`` over HTTP at a steady rate, with concurrent clients.
+
+First ``rate * duration`` ``refund_only`` cases are opened (through the engine, not timed). Then
+approvals are sent on a fixed schedule (one every ``1/rate`` seconds, open loop: a slow answer
+does not delay the next request) by ``clients`` concurrent HTTP clients, each with its own
+connection to the API. Latency is measured from the request's scheduled time, so time spent
+waiting for a free client counts (no coordinated omission). An approval pays the refund too,
+so the payouts load the stack while it is measured, as they would in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from bench.cases import SYSTEM, case_request
+from bench.stack import Bench, summary
+from cli.dev import token_for
+
+OPEN_CONCURRENCY = 50
+
+
+@dataclass
+class Latency:
+    rate: float  # asked, commands per second
+    held: float  # achieved: answered commands per second over the run
+    clients: int
+    commands: int
+    errors: int
+    ms: dict[str, float]  # p50, p99, max, mean
+
+
+async def measure(bench: Bench, rate: float = 20.0, duration: float = 60.0, clients: int = 8) -> Latency:
+    service = await bench.service()
+    count = int(rate * duration)
+    run = uuid.uuid4().hex[:8]
+    ids = [f"l{run}-{i:05d}" for i in range(count)]
+    gate = asyncio.Semaphore(OPEN_CONCURRENCY)
+
+    async def open_one(case_id: str) -> None:
+        async with gate:
+            await service.open_case(case_request(case_id, "refund_only"), SYSTEM)
+
+    await asyncio.gather(*(open_one(c) for c in ids))
+    await asyncio.sleep(3)  # let the openings' first tasks and notifications finish
+
+    tokens = json.loads(bench.stack.tokens_path.read_text(encoding="utf-8"))
+    headers = {"Authorization": f"Bearer {token_for(tokens, 'alice', 'staff')}"}
+    queue: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
+    start = time.monotonic() + 0.5
+    for i, case_id in enumerate(ids):
+        queue.put_nowait((start + i / rate, case_id))
+    latencies: list[float] = []
+    errors = 0
+    last_answer = start
+
+    async def client_loop() -> None:
+        nonlocal errors, last_answer
+        async with httpx.AsyncClient(base_url=bench.stack.api_url, headers=headers, timeout=30,
+                                     limits=httpx.Limits(max_connections=1)) as http:
+            while not queue.empty():
+                due, case_id = queue.get_nowait()
+                wait = due - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                answer = await http.post(f"/v1/cases/{case_id}/approve", json={})
+                done = time.monotonic()
+                last_answer = max(last_answer, done)
+                if answer.status_code != 200:
+                    errors += 1
+                latencies.append((done - due) * 1000)
+
+    await asyncio.gather(*(client_loop() for _ in range(clients)))
+    held = count / (last_answer - start)
+    return Latency(rate, held, clients, count, errors, summary(latencies))

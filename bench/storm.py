@@ -1,0 +1,114 @@
+"""Deadline storm: M cases whose merchant deadline runs out in the same second.
+
+Each is a ``refund_only`` case the merchant ignores: when its deadline passes the engine
+auto-approves it and pays the refund. Lateness is the time from the deadline to the provider
+recording the payout (its ``paid_at``). The baseline is M ``BaselineTimer`` workflows whose
+timers end in one second and then make the same payout call.
+
+So that the deadlines coincide, the cases are started directly with one ``opened_at`` (the
+order ledger would stamp each with the moment its update ran, spreading them over the time it
+takes to open M cases; opening is measured by the throughput benchmark). Every case is running
+and idle before the deadline: the storm is the deadlines alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bench.baseline import BaselineTimer, BaselineTimerInput
+from bench.cases import SYSTEM, case_request
+from bench.stack import Bench, summary, wait_for_payouts
+from domain.money import computed_refund, grant_for
+from domain.policy import Policy
+from workflows.case import CaseWorkflow
+from workflows.ids import case_workflow_id
+from workflows.messages import CaseStart
+
+START_CONCURRENCY = 50
+
+
+@dataclass
+class Storm:
+    cases: int
+    ours: dict[str, float]  # lateness in seconds: p50, p99, max, mean
+    baseline: dict[str, float]
+    ours_spread: float  # seconds between the first and the last payout
+    baseline_spread: float
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.ours["p99"] / self.baseline["p99"] if self.baseline["p99"] else float("inf")
+
+
+async def _lateness(bench: Bench, case_ids: set[str], deadline: datetime, recorded: int,
+                    within: float) -> tuple[list[float], float]:
+    """Wait until the provider has ``recorded`` payouts, then return the lateness of each of
+    ``case_ids``'s payouts and the spread between the first and the last."""
+    async with bench.sandbox() as sandbox:
+        await wait_for_payouts(sandbox, recorded, within=within, poll=0.5)
+        ledger = (await sandbox.get("/payments/ledger")).json()
+    paid = [datetime.fromisoformat(p["paid_at"]) for p in ledger["payouts"] if p["case_id"] in case_ids]
+    if len(paid) != len(case_ids):
+        raise RuntimeError(f"{len(paid)} payouts for {len(case_ids)} storm cases")
+    paid.sort()
+    return [(t - deadline).total_seconds() for t in paid], (paid[-1] - paid[0]).total_seconds()
+
+
+async def _start_all(starts: list, concurrency: int = START_CONCURRENCY) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(start):  # noqa: ANN001, ANN202 - a coroutine factory
+        async with gate:
+            await start()
+
+    await asyncio.gather(*(one(s) for s in starts))
+
+
+async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
+    """``lead``: seconds from the start of the run to the deadline (default: enough to start
+    every case at a conservative 40 per second, plus 20 s of quiet)."""
+    service = await bench.service()
+    client, queue = service.client, service.task_queue
+    lead = lead if lead is not None else cases / 40 + 20
+    run = uuid.uuid4().hex[:8]
+    async with bench.sandbox() as sandbox:
+        await sandbox.post("/reset")
+
+    # Ours: a policy whose merchant decision window ends exactly at the deadline.
+    opened_at = datetime.now(UTC)
+    window = f"{int(lead)}s"
+    policy = Policy.model_validate({"deadlines": {"merchant_decision_unshipped": window,
+                                                  "merchant_decision_shipped": window}})
+    deadline = opened_at + timedelta(seconds=int(lead))
+    ids = [f"s{run}-{i:05d}" for i in range(cases)]
+
+    def start_case(case_id: str):  # noqa: ANN202
+        request = case_request(case_id, "refund_only")
+        grant = grant_for(request, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
+        start = CaseStart(request=request, policy=policy, grant=grant, opened_by=SYSTEM, opened_at=opened_at,
+                          ledger_workflow_id=f"storm-no-ledger-{case_id}")
+        return lambda: client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(case_id), task_queue=queue)
+
+    await _start_all([start_case(c) for c in ids])
+    if datetime.now(UTC) > deadline - timedelta(seconds=5):
+        raise RuntimeError("starting the cases took longer than the lead time: pass a longer --lead")
+    ours, ours_spread = await _lateness(bench, set(ids), deadline, cases, within=lead + 120 + cases / 5)
+
+    # Baseline: timers that end in the same second, then the same payout call.
+    deadline = datetime.now(UTC) + timedelta(seconds=int(lead))
+    amount = computed_refund(grant_for(case_request("x", "refund_only"), claimed_before={}, refund_reserved_before=0,
+                                       shipping_already_refunded=False))
+    base_ids = [f"b{run}-{i:05d}" for i in range(cases)]
+
+    def start_timer(case_id: str):  # noqa: ANN202
+        data = BaselineTimerInput(case_id=case_id, fire_at=deadline, amount=amount)
+        return lambda: client.start_workflow(BaselineTimer.run, data, id=f"baseline-timer-{case_id}", task_queue=queue)
+
+    await _start_all([start_timer(c) for c in base_ids])
+    if datetime.now(UTC) > deadline - timedelta(seconds=5):
+        raise RuntimeError("starting the baseline took longer than the lead time: pass a longer --lead")
+    base, base_spread = await _lateness(bench, set(base_ids), deadline, 2 * cases, within=lead + 120 + cases / 5)
+    return Storm(cases, summary(ours), summary(base), ours_spread, base_spread)

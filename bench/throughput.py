@@ -1,0 +1,91 @@
+"""Throughput: happy-path ``return_refund`` cases end to end, against the baseline.
+
+Each case: open, approve, submit the return shipment, the courier's "delivered", a passed
+inspection, and the refund paid by the engine. ``concurrency`` cases are in flight at a time.
+The clock stops when the payment provider has recorded every payout. Ours and the baseline run
+in alternating halves (ours, baseline, baseline, ours) after a warm-up, so neither gets the
+emptier database or the colder process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bench.cases import drive_baseline, drive_case
+from bench.stack import Bench, cpu_seconds, wait_for_payouts
+from runtime.cases import CaseService
+
+
+@dataclass
+class Throughput:
+    cases: int
+    ours_seconds: float
+    baseline_seconds: float
+    ours_cpu: tuple[float, float] = (0.0, 0.0)  # worker, server CPU seconds over the measured rounds
+    baseline_cpu: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def ours_rate(self) -> float:
+        return self.cases / self.ours_seconds
+
+    @property
+    def baseline_rate(self) -> float:
+        return self.cases / self.baseline_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_rate / self.baseline_rate
+
+    def cpu_ms_per_case(self, ours: bool = True) -> tuple[float, float]:
+        worker, server = self.ours_cpu if ours else self.baseline_cpu
+        return worker * 1000 / self.cases, server * 1000 / self.cases
+
+
+async def _round(bench: Bench, count: int, concurrency: int,
+                 drive: Callable[[str], Awaitable[None]]) -> tuple[float, float, float]:
+    """Drive ``count`` cases; return the seconds until the last payout was recorded and the CPU
+    seconds the worker and the server spent meanwhile."""
+    cpu = cpu_seconds(bench.worker_pid()), cpu_seconds(bench.server_pid())
+    async with bench.sandbox() as sandbox:
+        await sandbox.post("/reset")
+        gate = asyncio.Semaphore(concurrency)
+        run = uuid.uuid4().hex[:8]
+
+        async def one(i: int) -> None:
+            async with gate:
+                await drive(f"t{run}-{i:05d}")
+
+        started = time.monotonic()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        finished = await wait_for_payouts(sandbox, count, within=120 + count)
+        return (finished - started, cpu_seconds(bench.worker_pid()) - cpu[0],
+                cpu_seconds(bench.server_pid()) - cpu[1])
+
+
+async def measure(bench: Bench, cases: int, concurrency: int, case_type: str = "return_refund",
+                  warmup: int = 20, sides: tuple[str, ...] = ("ours", "baseline")) -> Throughput:
+    service: CaseService = await bench.service()
+    client, queue = service.client, service.task_queue
+
+    async def ours(case_id: str) -> None:
+        await drive_case(service, case_id, case_type)
+
+    async def baseline(case_id: str) -> None:
+        await drive_baseline(client, queue, case_id, case_type)
+
+    drivers = {"ours": ours, "baseline": baseline}
+    for side in sides:
+        await _round(bench, warmup, concurrency, drivers[side])
+    first, second = cases // 2, cases - cases // 2
+    totals = {"ours": [0.0, 0.0, 0.0], "baseline": [0.0, 0.0, 0.0]}
+    for side, count in (("ours", first), ("baseline", first), ("baseline", second), ("ours", second)):
+        if side not in sides:
+            continue
+        figures = await _round(bench, count, concurrency, ours if side == "ours" else baseline)
+        totals[side] = [a + b for a, b in zip(totals[side], figures, strict=True)]
+    o, b = totals["ours"], totals["baseline"]
+    return Throughput(cases, o[0], b[0] or float("nan"), (o[1], o[2]), (b[1], b[2]))

@@ -1,0 +1,59 @@
+"""Tuning: the throughput benchmark (our cases only) under one setting changed at a time.
+
+Each variant runs on a fresh stack, so the database starts empty every time. The settings are
+the worker's (``runtime.settings.Settings``, by environment variable) and the dev server's
+SQLite pragmas. The first variant is the shipped defaults; the README explains each default by
+its row here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from bench import throughput
+from bench.stack import StackOptions, running_stack
+
+
+@dataclass
+class Variant:
+    name: str
+    why: str
+    pragmas: tuple[str, ...] | None = None  # None: the defaults
+    worker_env: dict[str, str] = field(default_factory=dict)
+
+
+VARIANTS = [
+    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, cache 2000, 5+5 pollers"),
+    Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
+    Variant("modules reloaded per run", "the SDK's default sandbox", worker_env={"AFTERSALES_SHARE_WORKFLOW_MODULES": "false"}),
+    Variant("cache 20", "fewer cached workflows than cases in flight", worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "20"}),
+    Variant("pollers 2+2", "fewer workflow and activity task pollers",
+            worker_env={"AFTERSALES_WORKFLOW_TASK_POLLERS": "2", "AFTERSALES_ACTIVITY_TASK_POLLERS": "2"}),
+    Variant("pollers 10+10", "more workflow and activity task pollers",
+            worker_env={"AFTERSALES_WORKFLOW_TASK_POLLERS": "10", "AFTERSALES_ACTIVITY_TASK_POLLERS": "10"}),
+]
+
+
+@dataclass
+class TuningRow:
+    variant: Variant
+    rate: float
+    worker_cpu_ms: float
+    server_cpu_ms: float
+
+
+def measure(cases: int, concurrency: int, names: list[str] | None = None, say=print) -> list[TuningRow]:  # noqa: ANN001
+    rows = []
+    for variant in VARIANTS:
+        if names and variant.name not in names:
+            continue
+        options = StackOptions(worker_env=variant.worker_env)
+        if variant.pragmas is not None:
+            options.sqlite_pragmas = variant.pragmas
+        with running_stack(options, say=say) as bench:
+            result = asyncio.run(throughput.measure(bench, cases, concurrency, sides=("ours",)))
+        worker_ms, server_ms = result.cpu_ms_per_case()
+        rows.append(TuningRow(variant, result.ours_rate, worker_ms, server_ms))
+        say(f"  {variant.name:<26} {result.ours_rate:6.1f} cases/s")
+    return rows
