@@ -131,7 +131,8 @@ def run_latency(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_tuning(args: argparse.Namespace) -> dict[str, Any]:
     _say(f"tuning: our throughput ({args.cases} return_refund cases, {args.concurrency} in flight), one change at a time")
-    rows = tuning.measure(args.cases, args.concurrency, say=_say)
+    names = [n.strip() for n in args.variants.split(",")] if args.variants else None
+    rows = tuning.measure(args.cases, args.concurrency, names, say=_say)
     _say(f"  {'variant':<26}{'cases/s':>9}{'vs defaults':>12}{'worker ms':>11}{'server ms':>11}")
     base = rows[0].rate if rows else 1
     for r in rows:
@@ -157,6 +158,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", help="latency: commands per second (comma-separated for several runs)")
     p.add_argument("--duration", type=float, help="latency: seconds per run")
     p.add_argument("--clients", type=int, help="latency: concurrent HTTP clients")
+    p.add_argument("--variants", help="tuning: comma-separated variant names (default: all)")
     p.add_argument("--json", dest="json_path", help="also write the figures to this JSON file")
     return p.parse_args(argv)
 

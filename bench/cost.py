@@ -44,7 +44,13 @@ class TypeCost:
         return self.ours.events / self.baseline.events
 
     def calls_match(self) -> bool:
-        return self.ours.calls() == self.baseline.calls()
+        """Same updates, signals, activities, child starts and external signals. Timers are left
+        out: on both sides a deadline timer that a command overtakes within the same workflow
+        task is never sent, so their count moves with timing by one or two."""
+        ours, base = self.ours.calls(), self.baseline.calls()
+        ours.pop("timers")
+        base.pop("timers")
+        return ours == base
 
 
 def _mean(costs: list[HistoryCost]) -> HistoryCost:

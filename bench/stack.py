@@ -148,6 +148,7 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 def summary(values: Sequence[float]) -> dict[str, float]:
     return {
+        "min": min(values) if values else 0.0,
         "p50": percentile(values, 50),
         "p99": percentile(values, 99),
         "max": max(values) if values else 0.0,

@@ -79,7 +79,7 @@ async def measure(bench: Bench, cases: int, concurrency: int, case_type: str = "
 
     drivers = {"ours": ours, "baseline": baseline}
     for side in sides:
-        await _round(bench, warmup, concurrency, drivers[side])
+        await _round(bench, min(warmup, cases), concurrency, drivers[side])
     first, second = cases // 2, cases - cases // 2
     totals = {"ours": [0.0, 0.0, 0.0], "baseline": [0.0, 0.0, 0.0]}
     for side, count in (("ours", first), ("baseline", first), ("baseline", second), ("ours", second)):

@@ -1,0 +1,53 @@
+"""The benchmarks work: every one of them, at a tiny size, through ``python -m bench`` on its own
+stacks. The figures are not judged here (they are noise at this size and on a shared machine);
+what must hold is that each benchmark runs to its end and measures what it says it measures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cost import CASE_TYPES
+
+pytestmark = pytest.mark.timeout(420)
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "all", "--cases", "6", "--concurrency", "3", "--samples", "1",
+         "--lead", "10", "--sizes", "5,10", "--rate", "5", "--duration", "2", "--clients", "2",
+         "--variants", "defaults,cache 20", "--json", str(out)],
+        cwd=PROJECT, capture_output=True, text=True, timeout=400,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    figures = json.loads(out.read_text())
+
+    assert figures["throughput"]["ours_per_s"] > 0 and figures["throughput"]["baseline_per_s"] > 0
+
+    for case_type in CASE_TYPES:
+        cost = figures["cost"][case_type]
+        assert cost["same_calls"], f"the baseline makes other Temporal calls than a {case_type} case: {cost}"
+        assert cost["calls"]["activities"] >= 3 and cost["calls"]["updates"] >= 2
+        assert cost["payload_bytes"] > 0 and cost["events"] > 0
+
+    storm = figures["storm"]
+    assert storm["cases"] == 6
+    assert storm["ours"]["min"] >= 0, "a refund was paid before its merchant's deadline ran out"
+    assert storm["baseline"]["min"] >= 0
+
+    sizes = figures["open"]["sizes"]
+    assert [s["cases"] for s in sizes] == [5, 10]
+    assert sizes[1]["db_mib"] > sizes[0]["db_mib"] and figures["open"]["db_kib_per_case"] > 0
+
+    (latency,) = figures["latency"]["runs"]
+    assert latency["commands"] == 10 and latency["errors"] == 0
+
+    assert set(figures["tuning"]) == {"defaults", "cache 20"}
+    assert "ratio ours/baseline" in run.stdout and "p99 ours/baseline" in run.stdout
