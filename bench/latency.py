@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from bench import open_cases
 from bench.cases import SYSTEM, case_request
 from bench.stack import Bench, summary
 from cli.dev import token_for
@@ -37,6 +38,8 @@ class Latency:
 
 async def measure(bench: Bench, rate: float = 20.0, duration: float = 60.0, clients: int = 8) -> Latency:
     service = await bench.service()
+    async with bench.sandbox() as sandbox:
+        await sandbox.post("/reset")  # count this run's notices only
     count = int(rate * duration)
     run = uuid.uuid4().hex[:8]
     ids = [f"l{run}-{i:05d}" for i in range(count)]
@@ -47,7 +50,10 @@ async def measure(bench: Bench, rate: float = 20.0, duration: float = 60.0, clie
             await service.open_case(case_request(case_id, "refund_only"), SYSTEM)
 
     await asyncio.gather(*(open_one(c) for c in ids))
-    await asyncio.sleep(3)  # let the openings' first tasks and notifications finish
+    # Opening as fast as possible leaves a backlog (first tasks, notices, visibility): measure
+    # commands at a steady state, after every case has run its first task, plus a quiet spell.
+    await open_cases.wait_for_first_tasks(bench, count, within=300)
+    await asyncio.sleep(10)
 
     tokens = json.loads(bench.stack.tokens_path.read_text(encoding="utf-8"))
     headers = {"Authorization": f"Bearer {token_for(tokens, 'alice', 'staff')}"}

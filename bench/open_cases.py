@@ -41,7 +41,7 @@ class OpenCases:
         return (last.db_mib - self.empty_db_mib) * 1024 / last.cases
 
 
-async def _all_started(bench: Bench, count: int, within: float) -> None:
+async def wait_for_first_tasks(bench: Bench, count: int, within: float) -> None:
     """Every case sends its 'case opened' notice in its first task: wait for ``count`` of them."""
     async with bench.sandbox() as sandbox:
         stop = time.monotonic() + within
@@ -72,7 +72,7 @@ async def measure(bench: Bench, sizes: list[int], concurrency: int = 50) -> Open
     for size in sorted(sizes):
         await asyncio.gather(*(one(i) for i in range(opened, size)))
         opened = size
-        await _all_started(bench, size, within=120)
+        await wait_for_first_tasks(bench, size, within=120)
         elapsed = time.monotonic() - started
         await asyncio.sleep(2)
         w, s = memory_kib(worker), memory_kib(server)
