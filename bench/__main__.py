@@ -63,8 +63,9 @@ def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_cost(args: argparse.Namespace) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="aftersales-bench-policy-"))
-    with running_stack(StackOptions(policy=cost.write_policy(folder)), say=_say) as bench:
+    with tempfile.TemporaryDirectory(prefix="aftersales-bench-policy-") as folder, running_stack(
+        StackOptions(policy=cost.write_policy(Path(folder))), say=_say
+    ) as bench:
         rows = asyncio.run(cost.measure(bench, args.samples))
     _say(f"cost per case (happy path, whole life, case + order ledger; mean of {args.samples})")
     _say(f"  {'type':<14}{'events':>7}{'base':>6}{'ratio':>7}{'payload B':>11}{'base':>7}"
