@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -38,7 +39,7 @@ NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning")
 
 
 def machine() -> str:
-    cpus = len(__import__("os").sched_getaffinity(0))
+    cpus = len(os.sched_getaffinity(0))
     mem = next((int(line.split()[1]) // 2**20 for line in Path("/proc/meminfo").read_text().splitlines()
                 if line.startswith("MemTotal")), 0)
     return f"{platform.machine()}, {cpus} cores, {mem} GiB, Python {platform.python_version()}"

@@ -15,12 +15,13 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 
 from bench import open_cases
 from bench.cases import SYSTEM, case_request
-from bench.stack import Bench, summary
+from bench.stack import Bench, run_bounded, summary
 from cli.dev import token_for
 
 OPEN_CONCURRENCY = 50
@@ -43,13 +44,9 @@ async def measure(bench: Bench, rate: float = 20.0, duration: float = 60.0, clie
     count = int(rate * duration)
     run = uuid.uuid4().hex[:8]
     ids = [f"l{run}-{i:05d}" for i in range(count)]
-    gate = asyncio.Semaphore(OPEN_CONCURRENCY)
-
-    async def open_one(case_id: str) -> None:
-        async with gate:
-            await service.open_case(case_request(case_id, "refund_only"), SYSTEM)
-
-    await asyncio.gather(*(open_one(c) for c in ids))
+    await run_bounded(
+        [partial(service.open_case, case_request(c, "refund_only"), SYSTEM) for c in ids], OPEN_CONCURRENCY
+    )
     # Opening as fast as possible leaves a backlog (first tasks, notices, visibility): measure
     # commands at a steady state, after every case has run its first task, plus a quiet spell.
     await open_cases.wait_for_first_tasks(bench, count, within=300)

@@ -14,9 +14,10 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from bench.cases import SYSTEM, case_request
-from bench.stack import Bench, cpu_seconds, memory_kib
+from bench.stack import Bench, cpu_seconds, memory_kib, run_bounded
 
 
 @dataclass
@@ -63,14 +64,9 @@ async def measure(bench: Bench, sizes: list[int], concurrency: int = 50) -> Open
     opened = 0
     started = time.monotonic()
     results = []
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> None:
-        async with gate:
-            await service.open_case(case_request(f"w{run}-{i:06d}", "return_refund"), SYSTEM)
-
     for size in sorted(sizes):
-        await asyncio.gather(*(one(i) for i in range(opened, size)))
+        await run_bounded([partial(service.open_case, case_request(f"w{run}-{i:06d}", "return_refund"), SYSTEM)
+                           for i in range(opened, size)], concurrency)
         opened = size
         await wait_for_first_tasks(bench, size, within=120)
         elapsed = time.monotonic() - started

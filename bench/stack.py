@@ -7,13 +7,15 @@ figures read off the processes (resident memory from ``/proc``) and the server's
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import shutil
 import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,14 +129,8 @@ async def wait_for_payouts(sandbox: httpx.AsyncClient, count: int, within: float
         recorded = answer.json()["counters"]["recorded"]
         if recorded >= count:
             return time.monotonic()
-        await _sleep(poll)
+        await asyncio.sleep(poll)
     raise TimeoutError(f"{recorded} of {count} payouts recorded after {within:.0f}s")
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -158,8 +154,17 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (all its threads)."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def run_bounded(jobs: Iterable[Callable[[], Awaitable[Any]]], concurrency: int) -> None:
+    """Run every job (a function that makes the awaitable), at most ``concurrency`` at a time."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: Callable[[], Awaitable[Any]]) -> None:
+        async with gate:
+            await job()
+
+    await asyncio.gather(*(one(job) for job in jobs))

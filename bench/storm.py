@@ -13,14 +13,13 @@ and idle before the deadline: the storm is the deadlines alone.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bench.baseline import BaselineTimer, BaselineTimerInput
 from bench.cases import SYSTEM, case_request
-from bench.stack import Bench, summary, wait_for_payouts
+from bench.stack import Bench, run_bounded, summary, wait_for_payouts
 from domain.money import computed_refund, grant_for
 from domain.policy import Policy
 from workflows.case import CaseWorkflow
@@ -57,16 +56,6 @@ async def _lateness(bench: Bench, case_ids: set[str], deadline: datetime, record
     return [(t - deadline).total_seconds() for t in paid], (paid[-1] - paid[0]).total_seconds()
 
 
-async def _start_all(starts: list, concurrency: int = START_CONCURRENCY) -> None:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(start):  # noqa: ANN001, ANN202 - a coroutine factory
-        async with gate:
-            await start()
-
-    await asyncio.gather(*(one(s) for s in starts))
-
-
 async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
     """``lead``: seconds from the start of the run to the deadline (default: enough to start
     every case at a conservative 40 per second, plus 20 s of quiet)."""
@@ -92,7 +81,7 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
                           ledger_workflow_id=f"storm-no-ledger-{case_id}")
         return lambda: client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(case_id), task_queue=queue)
 
-    await _start_all([start_case(c) for c in ids])
+    await run_bounded([start_case(c) for c in ids], START_CONCURRENCY)
     if datetime.now(UTC) > deadline - timedelta(seconds=5):
         raise RuntimeError("starting the cases took longer than the lead time: pass a longer --lead")
     ours, ours_spread = await _lateness(bench, set(ids), deadline, cases, within=lead + 120 + cases / 5)
@@ -107,7 +96,7 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
         data = BaselineTimerInput(case_id=case_id, fire_at=deadline, amount=amount)
         return lambda: client.start_workflow(BaselineTimer.run, data, id=f"baseline-timer-{case_id}", task_queue=queue)
 
-    await _start_all([start_timer(c) for c in base_ids])
+    await run_bounded([start_timer(c) for c in base_ids], START_CONCURRENCY)
     if datetime.now(UTC) > deadline - timedelta(seconds=5):
         raise RuntimeError("starting the baseline took longer than the lead time: pass a longer --lead")
     base, base_spread = await _lateness(bench, set(base_ids), deadline, 2 * cases, within=lead + 120 + cases / 5)

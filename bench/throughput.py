@@ -9,14 +9,14 @@ emptier database or the colder process.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from bench.cases import drive_baseline, drive_case
-from bench.stack import Bench, cpu_seconds, wait_for_payouts
+from bench.stack import Bench, cpu_seconds, run_bounded, wait_for_payouts
 from runtime.cases import CaseService
 
 
@@ -52,15 +52,9 @@ async def _round(bench: Bench, count: int, concurrency: int,
     cpu = cpu_seconds(bench.worker_pid()), cpu_seconds(bench.server_pid())
     async with bench.sandbox() as sandbox:
         await sandbox.post("/reset")
-        gate = asyncio.Semaphore(concurrency)
         run = uuid.uuid4().hex[:8]
-
-        async def one(i: int) -> None:
-            async with gate:
-                await drive(f"t{run}-{i:05d}")
-
         started = time.monotonic()
-        await asyncio.gather(*(one(i) for i in range(count)))
+        await run_bounded([partial(drive, f"t{run}-{i:05d}") for i in range(count)], concurrency)
         finished = await wait_for_payouts(sandbox, count, within=120 + count)
         return (finished - started, cpu_seconds(bench.worker_pid()) - cpu[0],
                 cpu_seconds(bench.server_pid()) - cpu[1])
