@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import Policy, load_policy
@@ -33,6 +33,24 @@ class Settings(BaseSettings):
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1, alias="AFTERSALES_MAX_CONCURRENT_WORKFLOW_TASKS")
     share_workflow_modules: bool = Field(default=True, alias="AFTERSALES_SHARE_WORKFLOW_MODULES")
     max_concurrent_activities: int = Field(default=100, ge=1, alias="AFTERSALES_MAX_CONCURRENT_ACTIVITIES")
+    workflow_sandbox: bool = Field(default=True, alias="AFTERSALES_WORKFLOW_SANDBOX")
+    #: Python's garbage-collector thresholds in the worker, ``gen0,gen1,gen2``; ``python`` keeps
+    #: Python's own (700, 10, 10).
+    gc_thresholds: tuple[int, int, int] | None = Field(default=(50_000, 20, 100), alias="AFTERSALES_GC_THRESHOLDS")
+    gc_log_pause_seconds: float = Field(default=0.2, gt=0, alias="AFTERSALES_GC_LOG_PAUSE")
+
+    @field_validator("gc_thresholds", mode="before")
+    @classmethod
+    def _thresholds(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() in ("", "python", "default"):
+                return None
+            parts = [p.strip() for p in text.strip("()[]").split(",")]
+            if len(parts) != 3 or not all(p.isdigit() for p in parts):
+                raise ValueError(f"three whole numbers like 50000,20,100 (or 'python'), not {value!r}")
+            return tuple(int(p) for p in parts)
+        return value
 
     @cached_property
     def policy(self) -> Policy:

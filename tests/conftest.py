@@ -15,13 +15,12 @@ from datetime import datetime
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.policy import Policy
 from runtime.cases import CaseService
 from runtime.settings import Settings
-from runtime.temporal import register_search_attributes, test_server_path
+from runtime.temporal import DATA_CONVERTER, register_search_attributes, test_server_path
 from tests.support.providers import FakeProviders
 from worker import build_worker
 
@@ -29,7 +28,7 @@ from worker import build_worker
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path(), data_converter=pydantic_data_converter
+        test_server_existing_path=test_server_path(), data_converter=DATA_CONVERTER
     )
     await register_search_attributes(environment.client)
     async with environment:

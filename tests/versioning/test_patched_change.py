@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 from temporalio.workflow import NondeterminismError
 
@@ -30,6 +29,7 @@ from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from domain.policy import Policy
 from runtime.cases import CaseService
+from runtime.temporal import DATA_CONVERTER
 from tests.support.factory import BUYER, SYSTEM, request
 from tests.support.providers import FakeProviders
 from tests.versioning.changed_case import EXTRA_STEP, PatchedCase, UnguardedCase
@@ -46,7 +46,7 @@ def _history(path: Path) -> WorkflowHistory:
 
 
 def _replayer(case_workflow: type) -> Replayer:
-    return Replayer(workflows=[case_workflow, OrderLedgerWorkflow], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[case_workflow, OrderLedgerWorkflow], data_converter=DATA_CONVERTER)
 
 
 def test_there_are_case_histories_recorded_before_the_change():

@@ -11,14 +11,13 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import ParcelStatus
 from domain.policy import Policy
 from runtime.cases import CaseService
 from runtime.settings import Settings
-from runtime.temporal import register_search_attributes, test_server_path
+from runtime.temporal import DATA_CONVERTER, register_search_attributes, test_server_path
 from tests.support.factory import BUYER, PLATFORM, STAFF, SUPERVISOR, SYSTEM, request
 from tests.support.providers import FakeProviders
 from worker import build_worker
@@ -33,7 +32,7 @@ DAY = timedelta(days=1)
 
 async def record() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path(), data_converter=pydantic_data_converter
+        test_server_existing_path=test_server_path(), data_converter=DATA_CONVERTER
     )
     await register_search_attributes(env.client)
     providers = FakeProviders()

@@ -7,13 +7,12 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.policy import Policy
 from runtime.cases import CaseService
 from runtime.settings import Settings
-from runtime.temporal import temporal_cli_path
+from runtime.temporal import DATA_CONVERTER, temporal_cli_path
 from tests.support.factory import BUYER, STAFF, SYSTEM, request
 from tests.support.providers import FakeProviders
 from worker import build_worker
@@ -24,7 +23,7 @@ from workflows.ids import case_workflow_id
 @pytest.fixture
 async def dev_server():
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(), data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal_cli_path(), data_converter=DATA_CONVERTER,
         search_attributes=list(sa.ALL), dev_server_log_level="error",
     )
     async with env:
