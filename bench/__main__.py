@@ -95,9 +95,15 @@ def run_storm(args: argparse.Namespace) -> dict[str, Any]:
     _say(f"  {'':<10}{'p50 s':>8}{'p99 s':>8}{'max s':>8}{'spread s':>10}")
     _say(f"  {'ours':<10}{r.ours['p50']:>8.2f}{r.ours['p99']:>8.2f}{r.ours['max']:>8.2f}{r.ours_spread:>10.2f}")
     _say(f"  {'baseline':<10}{r.baseline['p50']:>8.2f}{r.baseline['p99']:>8.2f}{r.baseline['max']:>8.2f}"
-         f"{r.baseline_spread:>10.2f}")
-    _say(f"  p99 ours/baseline = {r.p99_ratio:.2f} (target <= 1.2)")
-    return {"cases": r.cases, "ours": r.ours, "baseline": r.baseline, "p99_ratio": r.p99_ratio}
+         f"{r.baseline_spread:>10.2f}   same calls, no domain logic")
+    _say(f"  {'floor':<10}{r.floor['p50']:>8.2f}{r.floor['p99']:>8.2f}{r.floor['max']:>8.2f}"
+         f"{r.floor_spread:>10.2f}   a timer and a payout only, for reference")
+    same = "yes" if r.ours_calls == r.baseline_calls else f"NO: ours {r.ours_calls}, baseline {r.baseline_calls}"
+    _say(f"  same calls per case: {same}")
+    _say(f"  p99 ours/baseline = {r.p99_ratio:.2f} (target <= 1.2); ours/floor = {r.ours['p99'] / r.floor['p99']:.2f}")
+    return {"cases": r.cases, "ours": r.ours, "baseline": r.baseline, "floor": r.floor, "p99_ratio": r.p99_ratio,
+            "same_calls": r.ours_calls == r.baseline_calls, "ours_calls": r.ours_calls,
+            "baseline_calls": r.baseline_calls}
 
 
 def run_open(args: argparse.Namespace) -> dict[str, Any]:
@@ -127,6 +133,8 @@ def run_latency(args: argparse.Namespace) -> dict[str, Any]:
     for r in results:
         _say(f"  {r.rate:>8.0f}{r.held:>8.1f}{r.clients:>8}{r.ms['p50']:>8.0f}{r.ms['p99']:>8.0f}{r.ms['max']:>8.0f}"
              f"{r.errors:>7}")
+        busy = ", ".join(f"{name} {used:.2f}" for name, used in r.cores.items())
+        _say(f"    CPU cores busy meanwhile: {busy} (total {sum(r.cores.values()):.2f})")
     _say("  (target: p99 <= 250 ms at 20 commands/s)")
     return {"runs": [r.__dict__ for r in results]}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import httpx
 
 from bench import open_cases
 from bench.cases import SYSTEM, case_request
-from bench.stack import Bench, run_bounded, summary
+from bench.stack import Bench, cpu_seconds, run_bounded, summary
 from cli.dev import token_for
 
 OPEN_CONCURRENCY = 50
@@ -35,6 +36,7 @@ class Latency:
     commands: int
     errors: int
     ms: dict[str, float]  # p50, p99, max, mean
+    cores: dict[str, float]  # CPU cores each process kept busy while it was measured (load = this one)
 
 
 async def measure(bench: Bench, rate: float = 20.0, duration: float = 60.0, clients: int = 8) -> Latency:
@@ -78,6 +80,14 @@ async def measure(bench: Bench, rate: float = 20.0, duration: float = 60.0, clie
                     errors += 1
                 latencies.append((done - due) * 1000)
 
+    # Which process the CPU goes to while commands are measured: the stack shares the machine.
+    pids = {c.name: c.process.pid for c in bench.stack.children if c.process is not None}
+    pids["load"] = os.getpid()
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    wall0 = time.monotonic()
     await asyncio.gather(*(client_loop() for _ in range(clients)))
+    wall = time.monotonic() - wall0
+    cpu = {name: (cpu_seconds(pid) - cpu0[name]) for name, pid in pids.items()}
     held = count / (last_answer - start)
-    return Latency(rate, held, clients, count, errors, summary(latencies))
+    cores = {name: used / wall for name, used in cpu.items()}
+    return Latency(rate, held, clients, count, errors, summary(latencies), cores)
