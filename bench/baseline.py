@@ -14,10 +14,12 @@ run. These workflows are that "same work":
     ``bench.cost``): ``notify`` starts ``send_notification`` without waiting (as cases do),
     ``update`` and ``signal`` wait for the next ``step`` update or ``event`` signal under a
     deadline timer, ``pay`` runs ``pay_refund`` with an idempotency key, ``settle`` signals the
-    parent, ``followup`` sleeps until the follow-up and notifies. Update ``step`` has a validator,
+    parent, ``followup`` sleeps until the follow-up and notifies, ``deadline`` waits for a
+    command until ``deadline_at`` and goes on when none came. Update ``step`` has a validator,
     as every case command has. No search attributes, no patch, no state beyond a counter.
-``BaselineTimer`` (stands for a case whose deadline runs out)
-    Sleeps until ``fire_at``, then runs ``pay_refund``: the deadline storm's baseline.
+``BaselineTimer`` (the floor under a deadline: a timer and a payout, nothing else)
+    Sleeps until ``fire_at``, then runs ``pay_refund``. The deadline storm's baseline is a
+    ``BaselineCase`` with :data:`STORM_SCRIPT`; this one is printed beside it, for reference.
 
 The activities are the product's own (``send_notification``, ``pay_refund``), against the same
 sandbox, so the I/O is the same and the difference is the workflow code.
@@ -53,6 +55,9 @@ SCRIPTS: dict[str, list[str]] = {
     ],
 }
 SCRIPTS["repair"] = SCRIPTS["exchange"]
+#: A refund_only case the merchant ignores (the deadline storm): the decision never comes, its
+#: deadline passes, and the case pays, notifies, settles and waits for the follow-up.
+STORM_SCRIPT = ["notify", "deadline", "pay", "notify", "settle", "followup"]
 
 #: The deadline each wait runs under (a case's first reminder alarm is a day away too).
 WAIT_DEADLINE = timedelta(hours=24)
@@ -81,6 +86,7 @@ class BaselineCaseInput(BaseModel):
     parent_id: str
     script: list[str]
     followup_seconds: float | None = None
+    deadline_at: datetime | None = None  # for the ``deadline`` operation
 
 
 class BaselineTimerInput(BaseModel):
@@ -156,6 +162,13 @@ class BaselineCase:
                 await workflow.wait_condition(lambda: self._updates + self._signals > self._consumed,
                                               timeout=WAIT_DEADLINE)
                 self._consumed += 1
+            elif op == "deadline":
+                assert data.deadline_at is not None
+                wait = max(data.deadline_at - workflow.now(), timedelta(milliseconds=1))
+                try:
+                    await workflow.wait_condition(lambda: self._updates + self._signals > self._consumed, timeout=wait)
+                except TimeoutError:
+                    pass
             elif op == "pay":
                 await workflow.execute_activity_method(
                     PaymentActivities.pay_refund, _payout(data.case_id, 1000, f"baseline:{data.case_id}:payout:0"),

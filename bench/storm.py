@@ -2,8 +2,12 @@
 
 Each is a ``refund_only`` case the merchant ignores: when its deadline passes the engine
 auto-approves it and pays the refund. Lateness is the time from the deadline to the provider
-recording the payout (its ``paid_at``). The baseline is M ``BaselineTimer`` workflows whose
-timers end in one second and then make the same payout call.
+recording the payout (its ``paid_at``). The baseline is M ``BaselineCase`` workflows playing
+``STORM_SCRIPT``: the same Temporal calls as such a case (a notice at opening, a wait under a
+deadline timer, the payout, a notice, the settlement signal, the follow-up timer), with no domain
+logic; the run checks that one of ours and one of the baseline's made the same calls. For
+reference it also runs M ``BaselineTimer`` workflows (a timer and a payout, nothing after): the
+floor that Temporal and the payment provider set on this machine.
 
 So that the deadlines coincide, the cases are started directly with one ``opened_at`` (the
 order ledger would stamp each with the moment its update ran, spreading them over the time it
@@ -17,8 +21,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bench.baseline import BaselineTimer, BaselineTimerInput
+from bench.baseline import STORM_SCRIPT, BaselineCase, BaselineCaseInput, BaselineTimer, BaselineTimerInput
 from bench.cases import SYSTEM, case_request
+from bench.history import history_cost
 from bench.stack import Bench, run_bounded, summary, wait_for_payouts
 from domain.money import computed_refund, grant_for
 from domain.policy import Policy
@@ -33,9 +38,13 @@ START_CONCURRENCY = 50
 class Storm:
     cases: int
     ours: dict[str, float]  # lateness in seconds: p50, p99, max, mean
-    baseline: dict[str, float]
+    baseline: dict[str, float]  # same calls, no domain logic
+    floor: dict[str, float]  # a timer and a payout only
     ours_spread: float  # seconds between the first and the last payout
     baseline_spread: float
+    floor_spread: float
+    ours_calls: dict[str, int]  # the Temporal calls one storm case made, and one baseline case
+    baseline_calls: dict[str, int]
 
     @property
     def p99_ratio(self) -> float:
@@ -86,18 +95,37 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
         raise RuntimeError("starting the cases took longer than the lead time: pass a longer --lead")
     ours, ours_spread = await _lateness(bench, set(ids), deadline, cases, within=lead + 120 + cases / 5)
 
-    # Baseline: timers that end in the same second, then the same payout call.
+    # Baseline: the same calls, with deadlines that end in the same second.
+    deadline = datetime.now(UTC) + timedelta(seconds=int(lead))
+    base_ids = [f"b{run}-{i:05d}" for i in range(cases)]
+
+    def start_baseline(case_id: str):  # noqa: ANN202
+        data = BaselineCaseInput(case_id=case_id, parent_id=f"storm-no-parent-{case_id}", script=STORM_SCRIPT,
+                                 deadline_at=deadline)
+        return lambda: client.start_workflow(BaselineCase.run, data, id=f"baseline-case-{case_id}", task_queue=queue)
+
+    await run_bounded([start_baseline(c) for c in base_ids], START_CONCURRENCY)
+    if datetime.now(UTC) > deadline - timedelta(seconds=5):
+        raise RuntimeError("starting the baseline took longer than the lead time: pass a longer --lead")
+    base, base_spread = await _lateness(bench, set(base_ids), deadline, 2 * cases, within=lead + 120 + cases / 5)
+
+    # The floor: a timer and the payout call, nothing else.
     deadline = datetime.now(UTC) + timedelta(seconds=int(lead))
     amount = computed_refund(grant_for(case_request("x", "refund_only"), claimed_before={}, refund_reserved_before=0,
                                        shipping_already_refunded=False))
-    base_ids = [f"b{run}-{i:05d}" for i in range(cases)]
+    floor_ids = [f"f{run}-{i:05d}" for i in range(cases)]
 
     def start_timer(case_id: str):  # noqa: ANN202
         data = BaselineTimerInput(case_id=case_id, fire_at=deadline, amount=amount)
         return lambda: client.start_workflow(BaselineTimer.run, data, id=f"baseline-timer-{case_id}", task_queue=queue)
 
-    await run_bounded([start_timer(c) for c in base_ids], START_CONCURRENCY)
+    await run_bounded([start_timer(c) for c in floor_ids], START_CONCURRENCY)
     if datetime.now(UTC) > deadline - timedelta(seconds=5):
-        raise RuntimeError("starting the baseline took longer than the lead time: pass a longer --lead")
-    base, base_spread = await _lateness(bench, set(base_ids), deadline, 2 * cases, within=lead + 120 + cases / 5)
-    return Storm(cases, summary(ours), summary(base), ours_spread, base_spread)
+        raise RuntimeError("starting the timers took longer than the lead time: pass a longer --lead")
+    floor, floor_spread = await _lateness(bench, set(floor_ids), deadline, 3 * cases, within=lead + 120 + cases / 5)
+
+    # Long after their payouts, both sides' first cases have made every call up to the follow-up.
+    ours_calls = (await history_cost(client, case_workflow_id(ids[0]))).calls()
+    base_calls = (await history_cost(client, f"baseline-case-{base_ids[0]}")).calls()
+    return Storm(cases, summary(ours), summary(base), summary(floor), ours_spread, base_spread, floor_spread,
+                 ours_calls, base_calls)

@@ -41,6 +41,8 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert storm["cases"] == 6
     assert storm["ours"]["min"] >= 0, "a refund was paid before its merchant's deadline ran out"
     assert storm["baseline"]["min"] >= 0
+    assert storm["floor"]["min"] >= 0
+    assert storm["same_calls"], (storm["ours_calls"], storm["baseline_calls"])
 
     sizes = figures["open"]["sizes"]
     assert [s["cases"] for s in sizes] == [5, 10]
