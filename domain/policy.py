@@ -58,6 +58,10 @@ class Deadlines(_Section):
     courier_poll_interval: Duration = timedelta(hours=12)
     max_extension: Duration = timedelta(days=15)
 
+    def merchant_decision(self, order_shipped: bool) -> timedelta:
+        """The merchant's window to decide a new case (longer once the order has shipped)."""
+        return self.merchant_decision_shipped if order_shipped else self.merchant_decision_unshipped
+
 
 class Reminders(_Section):
     """How long before a deadline each party is reminded."""

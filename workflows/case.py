@@ -156,7 +156,11 @@ class CaseWorkflow:
         self._followup_sent = False
         self._settled = False
         self._fired: set[str] = set()
-        self._published: dict[str, Any] = {}
+        # What the visibility store already has: the ledger sets every attribute when it starts the
+        # case (sa.at_start), so the first publish has nothing to upsert. Cases started without
+        # them (before that) upsert everything in their first task, as they did then.
+        given = {pair.key.name: pair.value for pair in workflow.info().typed_search_attributes}
+        self._published: dict[str, Any] = {key.name: given.get(key.name) for key in sa.ALL} if given else {}
         self._notifications: list[asyncio.Task[Any]] = []
         self._enter(CaseState.AWAITING_MERCHANT_DECISION, self._merchant_decision_deadline(start.opened_at))
         self._record(start.opened_by, "opened", {
@@ -331,8 +335,7 @@ class CaseWorkflow:
         return Deadline(kind=kind, at=at, owner=owner, on_expiry=on_expiry, set_at=workflow.now())
 
     def _merchant_decision_deadline(self, now: datetime) -> Deadline:
-        d = self._policy.deadlines
-        window = d.merchant_decision_unshipped if self._order.shipped_at is None else d.merchant_decision_shipped
+        window = self._policy.deadlines.merchant_decision(self._order.shipped_at is not None)
         return self._deadline_for("merchant_decision", now + window)
 
     def _after(self, kind: str, window: timedelta, base: datetime | None = None) -> Deadline:
@@ -824,17 +827,11 @@ class CaseWorkflow:
     def _publish(self) -> None:
         """Keep search attributes and current details current; upsert only what changed."""
         d = self._deadline
-        values: dict[str, Any] = {
-            sa.CASE_STATE.name: self._state.value,
-            sa.CASE_TYPE.name: self._type.value,
-            sa.SHOP_ID.name: self._order.shop_id,
-            sa.ORDER_ID.name: self._order.order_id,
-            sa.BUYER_ID.name: self._order.buyer_id,
-            sa.WAITING_ON.name: WAITING_ON[self._state].value if self._state in WAITING_ON else None,
-            sa.NEXT_DEADLINE.name: d.at if d else None,
-            sa.DISPUTE_RISK.name: self._dispute_risk,
-            sa.TRACKING_NUMBERS.name: [t for t in (self._return_tracking, self._outbound_tracking) if t] or None,
-        }
+        values = sa.values(
+            state=self._state, case_type=self._type, order=self._order, waiting_on=WAITING_ON.get(self._state),
+            next_deadline=d.at if d else None, dispute_risk=self._dispute_risk,
+            tracking_numbers=[t for t in (self._return_tracking, self._outbound_tracking) if t],
+        )
         keys = {k.name: k for k in sa.ALL}
         updates = []
         for name, value in values.items():

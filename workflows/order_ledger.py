@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.eligibility import Ineligible, check_eligibility
     from domain.money import grant_for
     from domain.policy import Policy
+    from workflows import search_attributes as sa
     from workflows.ids import case_workflow_id
     from workflows.messages import (
         CaseSettlement,
@@ -186,6 +187,9 @@ class OrderLedgerWorkflow:
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"{request.type} · {request.reason} · order {request.order.order_id}",
+                # Searchable from the start: saves the case an upsert (an event and a visibility write).
+                search_attributes=sa.at_start(request.type, request.order, now + data.policy.deadlines.merchant_decision(
+                    request.order.shipped_at is not None)),
             )
         except WorkflowAlreadyStartedError:
             self._state.claims.remove(claim)

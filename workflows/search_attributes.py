@@ -1,11 +1,17 @@
 """Custom search attributes: what operators filter on in the Temporal UI and what the API lists.
 
-Kept current by the case workflow on every change (one upsert per change, only what changed).
+Set by the order ledger when it starts a case (``at_start``), then kept current by the case
+workflow on every change (one upsert per change, only what changed).
 """
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from datetime import datetime
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from domain.models import CaseState, CaseType, Order, WaitingOn
 
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
 CASE_TYPE = SearchAttributeKey.for_keyword("CaseType")
@@ -18,3 +24,30 @@ DISPUTE_RISK = SearchAttributeKey.for_bool("DisputeRisk")
 TRACKING_NUMBERS = SearchAttributeKey.for_keyword_list("TrackingNumbers")
 
 ALL = (CASE_STATE, CASE_TYPE, SHOP_ID, ORDER_ID, BUYER_ID, WAITING_ON, NEXT_DEADLINE, DISPUTE_RISK, TRACKING_NUMBERS)
+
+
+def values(*, state: CaseState, case_type: CaseType, order: Order, waiting_on: WaitingOn | None,
+           next_deadline: datetime | None, dispute_risk: bool, tracking_numbers: list[str]) -> dict[str, Any]:
+    """Every attribute's value for a case in this situation, by name (None: not set)."""
+    return {
+        CASE_STATE.name: state.value,
+        CASE_TYPE.name: case_type.value,
+        SHOP_ID.name: order.shop_id,
+        ORDER_ID.name: order.order_id,
+        BUYER_ID.name: order.buyer_id,
+        WAITING_ON.name: waiting_on.value if waiting_on else None,
+        NEXT_DEADLINE.name: next_deadline,
+        DISPUTE_RISK.name: dispute_risk,
+        TRACKING_NUMBERS.name: tracking_numbers or None,
+    }
+
+
+def at_start(case_type: CaseType, order: Order, merchant_deadline: datetime) -> TypedSearchAttributes:
+    """The attributes of a case that has just opened: waiting on the merchant's decision."""
+    opened = values(state=CaseState.AWAITING_MERCHANT_DECISION, case_type=case_type, order=order,
+                    waiting_on=WaitingOn.MERCHANT, next_deadline=merchant_deadline, dispute_risk=False,
+                    tracking_numbers=[])
+    keys = {key.name: key for key in ALL}
+    return TypedSearchAttributes(
+        [SearchAttributePair(keys[name], value) for name, value in opened.items() if value is not None]  # type: ignore[misc]
+    )

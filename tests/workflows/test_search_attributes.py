@@ -77,3 +77,39 @@ async def test_search_attributes_and_details_follow_the_case(dev_server):
                      if e.HasField("user_metadata") and e.user_metadata.HasField("summary")]
         assert "remind shop 1d before merchant_decision" in [s.strip('"') for s in summaries], summaries
         assert any(s.startswith('"pay ') or "→ buyer" in s for s in summaries)
+
+
+async def test_a_new_case_is_searchable_from_its_start_without_an_upsert(dev_server):
+    """The ledger sets the attributes when it starts the case; the case's first task then has
+    nothing to upsert (an event and a visibility write saved per case). The first upsert of
+    ours comes with the first change of state."""
+    client = dev_server.client
+    providers = FakeProviders()
+    settings = Settings(AFTERSALES_TASK_QUEUE="sa-start", PAYMENT_URL="http://fake/payments",
+                        COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
+    async with providers.client() as http, build_worker(client, settings, http):
+        service = CaseService(client, "sa-start", Policy())
+        req = request(datetime.now(UTC), "sa-2", type="refund_only", reason="quality_issue")
+        await service.open_case(req, SYSTEM)
+        view = await service.view("sa-2")
+        handle = client.get_workflow_handle(case_workflow_id("sa-2"))
+
+        def upserted(history) -> list[set[str]]:
+            return [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+                    for e in history.events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
+
+        history = await handle.fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
+        assert {"CaseState", "CaseType", "ShopId", "OrderId", "BuyerId", "WaitingOn", "NextDeadline",
+                "DisputeRisk"} <= set(started)
+        # Only the SDK's own patch marker (TemporalChangeVersion) is upserted in the first task.
+        assert all(fields <= {"TemporalChangeVersion"} for fields in upserted(history)), upserted(history)
+        found = await visible(client, "CaseState = 'awaiting_merchant_decision' AND OrderId = "
+                                      f"'{req.order.order_id}' AND WaitingOn = 'merchant'", 1)
+        assert found[0].typed_search_attributes.get(sa.NEXT_DEADLINE) == view.deadline
+
+        await service.command("sa-2", "reject", STAFF, {"reason": "the parcel was signed for"})
+        history = await handle.fetch_history()
+        assert any("CaseState" in fields for fields in upserted(history))
+        found = await visible(client, f"CaseState = 'awaiting_buyer_response' AND OrderId = '{req.order.order_id}'", 1)
+        assert len(found) == 1
