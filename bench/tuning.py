@@ -24,9 +24,16 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, cache 2000, 5+5 pollers"),
+    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, cache 2000, 5+5 pollers, "
+            "GC thresholds 5000,10,100"),
     Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
     Variant("modules reloaded per run", "the SDK's default sandbox", worker_env={"AFTERSALES_SHARE_WORKFLOW_MODULES": "false"}),
+    Variant("gc: Python's thresholds", "the garbage collector at Python's 700,10,10",
+            worker_env={"AFTERSALES_GC_THRESHOLDS": "python"}),
+    Variant("no workflow sandbox", "workflows run without the SDK's sandbox",
+            worker_env={"AFTERSALES_WORKFLOW_SANDBOX": "false"}),
+    Variant("cache 500", "a quarter of the default cache, still 5x the workflows in flight",
+            worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "500"}),
     Variant("cache 20", "fewer cached workflows than cases in flight", worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "20"}),
     Variant("pollers 2+2", "fewer workflow and activity task pollers",
             worker_env={"AFTERSALES_WORKFLOW_TASK_POLLERS": "2", "AFTERSALES_ACTIVITY_TASK_POLLERS": "2"}),

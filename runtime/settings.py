@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     workflow_sandbox: bool = Field(default=True, alias="AFTERSALES_WORKFLOW_SANDBOX")
     #: Python's garbage-collector thresholds in the worker, ``gen0,gen1,gen2``; ``python`` keeps
     #: Python's own (700, 10, 10).
-    gc_thresholds: tuple[int, int, int] | None = Field(default=(50_000, 20, 100), alias="AFTERSALES_GC_THRESHOLDS")
+    gc_thresholds: tuple[int, int, int] | None = Field(default=(5_000, 10, 100), alias="AFTERSALES_GC_THRESHOLDS")
     gc_log_pause_seconds: float = Field(default=0.2, gt=0, alias="AFTERSALES_GC_LOG_PAUSE")
 
     @field_validator("gc_thresholds", mode="before")
@@ -48,7 +48,7 @@ class Settings(BaseSettings):
                 return None
             parts = [p.strip() for p in text.strip("()[]").split(",")]
             if len(parts) != 3 or not all(p.isdigit() for p in parts):
-                raise ValueError(f"three whole numbers like 50000,20,100 (or 'python'), not {value!r}")
+                raise ValueError(f"three whole numbers like 5000,10,100 (or 'python'), not {value!r}")
             return tuple(int(p) for p in parts)
         return value
 
