@@ -156,11 +156,11 @@ class CaseWorkflow:
         self._followup_sent = False
         self._settled = False
         self._fired: set[str] = set()
-        # What the visibility store already has: the ledger sets every attribute when it starts the
-        # case (sa.at_start), so the first publish has nothing to upsert. Cases started without
-        # them (before that) upsert everything in their first task, as they did then.
-        given = {pair.key.name: pair.value for pair in workflow.info().typed_search_attributes}
-        self._published: dict[str, Any] = {key.name: given.get(key.name) for key in sa.ALL} if given else {}
+        # The ledger starts the case with its attributes set (sa.at_start), so it is searchable at
+        # once; the first task still upserts them all, as cases always have: skipping that would
+        # change the first task's commands, and a case whose first task ran on an older worker
+        # during a rolling upgrade would then fail to replay on a newer one.
+        self._published: dict[str, Any] = {}
         self._notifications: list[asyncio.Task[Any]] = []
         self._enter(CaseState.AWAITING_MERCHANT_DECISION, self._merchant_decision_deadline(start.opened_at))
         self._record(start.opened_by, "opened", {

@@ -187,7 +187,7 @@ class OrderLedgerWorkflow:
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"{request.type} · {request.reason} · order {request.order.order_id}",
-                # Searchable from the start: saves the case an upsert (an event and a visibility write).
+                # Searchable from the start, even while a flood of openings waits for workers.
                 search_attributes=sa.at_start(request.type, request.order, now + data.policy.deadlines.merchant_decision(
                     request.order.shipped_at is not None)),
             )

@@ -1,7 +1,8 @@
 """Custom search attributes: what operators filter on in the Temporal UI and what the API lists.
 
-Set by the order ledger when it starts a case (``at_start``), then kept current by the case
-workflow on every change (one upsert per change, only what changed).
+Set by the order ledger when it starts a case (``at_start``), so a case is searchable before its
+first task runs, then kept current by the case workflow on every change (one upsert per change,
+only what changed).
 """
 
 from __future__ import annotations
