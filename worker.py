@@ -78,8 +78,10 @@ def tune_garbage_collector(settings: Settings) -> None:
         gc.set_threshold(*settings.gc_thresholds)
     log = logging.getLogger("worker.gc")
     started = [0.0]
+    gc.callbacks[:] = [c for c in gc.callbacks if getattr(c, "__name__", "") != "_log_long_gc_pauses"]
 
-    def watch(phase: str, info: dict[str, int]) -> None:
+    def _log_long_gc_pauses(phase: str, info: dict[str, int]) -> None:
+        # Runs between collections, not inside one; logging's handlers take re-entrant locks.
         if phase == "start":
             started[0] = time.perf_counter()
             return
@@ -88,7 +90,7 @@ def tune_garbage_collector(settings: Settings) -> None:
             log.info("garbage collection (generation %d) paused the worker for %.0f ms, %d objects freed",
                      info["generation"], took * 1000, info["collected"])
 
-    gc.callbacks.append(watch)
+    gc.callbacks.append(_log_long_gc_pauses)
 
 
 async def run_worker(settings: Settings | None = None, extra_workflows: Sequence[type] = ()) -> None:

@@ -42,15 +42,24 @@ class Settings(BaseSettings):
     @field_validator("gc_thresholds", mode="before")
     @classmethod
     def _thresholds(cls, value: object) -> object:
+        hint = "three whole numbers like 5000,10,100 (or 'python' for Python's own)"
+        if value is None:
+            return None
         if isinstance(value, str):
             text = value.strip()
             if text.lower() in ("", "python", "default"):
                 return None
-            parts = [p.strip() for p in text.strip("()[]").split(",")]
-            if len(parts) != 3 or not all(p.isdigit() for p in parts):
-                raise ValueError(f"three whole numbers like 5000,10,100 (or 'python'), not {value!r}")
-            return tuple(int(p) for p in parts)
-        return value
+            value = [p.strip() for p in text.strip("()[]").split(",")]
+        if not isinstance(value, list | tuple) or len(value) != 3:
+            raise ValueError(f"{hint}, not {value!r}")
+        numbers = []
+        for part in value:
+            if isinstance(part, bool) or not (isinstance(part, int) or (isinstance(part, str) and part.isdigit())):
+                raise ValueError(f"{hint}, not {value!r}")
+            if int(part) < 0:
+                raise ValueError(f"{hint}, not {value!r}: a threshold cannot be negative")
+            numbers.append(int(part))
+        return tuple(numbers)
 
     @cached_property
     def policy(self) -> Policy:

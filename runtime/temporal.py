@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import sysconfig
 from pathlib import Path
+from typing import Any, Self
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, SerializationContext
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows import search_attributes
@@ -42,6 +43,26 @@ class SharedPydanticPayloadConverter(PydanticPayloadConverter):
 
     def __init__(self) -> None:  # built once, in __new__
         pass
+
+    def with_context(self, context: SerializationContext) -> Self:
+        # The base class would build the new instance with type(self)() (this shared one) and
+        # replace its converters; give a context-aware variant its own instance instead.
+        converters = self.get_converters_with_context(context)
+        if converters is None:
+            return self
+        own = object.__new__(type(self))
+        PydanticPayloadConverter.__init__(own)
+        own._set_converters(*converters)
+        return own
+
+    def __copy__(self) -> SharedPydanticPayloadConverter:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedPydanticPayloadConverter:
+        return self
+
+    def __reduce__(self) -> tuple[type[SharedPydanticPayloadConverter], tuple[()]]:
+        return (SharedPydanticPayloadConverter, ())
 
 
 #: The one data converter of the worker, the API, the CLI and the tests.

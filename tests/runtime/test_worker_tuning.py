@@ -39,7 +39,7 @@ def test_gc_thresholds_are_read_from_the_environment(monkeypatch, text, expected
     assert Settings().gc_thresholds == expected
 
 
-@pytest.mark.parametrize("text", ["5000,10", "a,b,c", "5000,-1,100"])
+@pytest.mark.parametrize("text", ["5000,10", "a,b,c", "5000,-1,100", "[5000,-1,100]", "[1,2]", "[true,1,1]"])
 def test_bad_gc_thresholds_name_the_setting_and_the_form(monkeypatch, text):
     monkeypatch.setenv("AFTERSALES_GC_THRESHOLDS", text)
     with pytest.raises(ValidationError) as err:
@@ -70,3 +70,42 @@ def test_python_thresholds_are_kept_when_asked(restored_gc):
     before = gc.get_threshold()
     tune_garbage_collector(Settings(AFTERSALES_GC_THRESHOLDS="python"))
     assert gc.get_threshold() == before
+
+
+def test_tuning_twice_logs_each_pause_once(restored_gc, caplog):
+    settings = Settings(AFTERSALES_GC_LOG_PAUSE=0.000001)
+    tune_garbage_collector(settings)
+    tune_garbage_collector(settings)
+    with caplog.at_level(logging.INFO, logger="worker.gc"):
+        gc.collect()
+    assert len([r for r in caplog.records if "generation 2" in r.getMessage()]) == 1
+
+
+def test_the_shared_converter_survives_copies():
+    import copy
+    import pickle
+
+    shared = SharedPydanticPayloadConverter()
+    assert copy.copy(shared) is shared and copy.deepcopy(shared) is shared
+    assert pickle.loads(pickle.dumps(shared)) is shared
+
+
+def test_a_context_aware_variant_never_changes_the_shared_converter(monkeypatch):
+    from temporalio.converter import WithSerializationContext, WorkflowSerializationContext
+
+    shared = SharedPydanticPayloadConverter()
+    before = dict(shared.converters)
+    context = WorkflowSerializationContext(namespace="default", workflow_id="case-x")
+    assert shared.with_context(context) is shared  # nothing of ours takes context today
+    inner = next(iter(before.values()))
+
+    class ContextAware(type(inner), WithSerializationContext):  # type: ignore[misc]
+        def with_context(self, context):  # noqa: ANN001, ANN202
+            return type(inner)()
+
+    marked = ContextAware()
+    monkeypatch.setattr(shared, "_any_converter_takes_context", True)
+    monkeypatch.setitem(shared.converters, next(iter(before)), marked)
+    variant = shared.with_context(context)
+    assert variant is not shared
+    assert shared.converters[next(iter(before))] is marked
