@@ -27,6 +27,7 @@ from bench.history import history_cost
 from bench.stack import Bench, run_bounded, summary, wait_for_payouts
 from domain.money import computed_refund, grant_for
 from domain.policy import Policy
+from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
 from workflows.messages import CaseStart
@@ -88,7 +89,9 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
         grant = grant_for(request, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
         start = CaseStart(request=request, policy=policy, grant=grant, opened_by=SYSTEM, opened_at=opened_at,
                           ledger_workflow_id=f"storm-no-ledger-{case_id}")
-        return lambda: client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(case_id), task_queue=queue)
+        attributes = sa.at_start(request.type, request.order, deadline)  # as the ledger starts a case
+        return lambda: client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(case_id), task_queue=queue,
+                                             search_attributes=attributes)
 
     await run_bounded([start_case(c) for c in ids], START_CONCURRENCY)
     if datetime.now(UTC) > deadline - timedelta(seconds=5):
