@@ -34,9 +34,9 @@ class Settings(BaseSettings):
     share_workflow_modules: bool = Field(default=True, alias="AFTERSALES_SHARE_WORKFLOW_MODULES")
     max_concurrent_activities: int = Field(default=100, ge=1, alias="AFTERSALES_MAX_CONCURRENT_ACTIVITIES")
     workflow_sandbox: bool = Field(default=True, alias="AFTERSALES_WORKFLOW_SANDBOX")
-    #: Python's garbage-collector thresholds in the worker, ``gen0,gen1,gen2``; ``python`` keeps
-    #: Python's own (700, 10, 10).
-    gc_thresholds: tuple[int, int, int] | None = Field(default=(5_000, 10, 100), alias="AFTERSALES_GC_THRESHOLDS")
+    #: Python's garbage-collector thresholds in the worker, ``gen0,gen1,gen2``; unset or ``python``
+    #: keeps Python's own (700, 10, 10), which the benchmarks kept (README, "Capacity").
+    gc_thresholds: tuple[int, int, int] | None = Field(default=None, alias="AFTERSALES_GC_THRESHOLDS")
     gc_log_pause_seconds: float = Field(default=0.2, gt=0, alias="AFTERSALES_GC_LOG_PAUSE")
 
     @field_validator("gc_thresholds", mode="before")
