@@ -4,6 +4,8 @@ the case's search attributes follow every change, so visibility queries find it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -33,6 +35,15 @@ async def dev_server():
         yield env
 
 
+@contextlib.asynccontextmanager
+async def running_worker(client, task_queue: str) -> AsyncIterator[None]:
+    """The product's worker on ``task_queue``, with fake providers."""
+    settings = Settings(AFTERSALES_TASK_QUEUE=task_queue, PAYMENT_URL="http://fake/payments",
+                        COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
+    async with FakeProviders().client() as http, build_worker(client, settings, http):
+        yield
+
+
 async def visible(client, query: str, expected: int, attempts: int = 100) -> list:
     """Visibility is eventually consistent: poll until the query returns the expected count."""
     found: list = []
@@ -46,10 +57,7 @@ async def visible(client, query: str, expected: int, attempts: int = 100) -> lis
 
 async def test_search_attributes_and_details_follow_the_case(dev_server):
     client = dev_server.client
-    providers = FakeProviders()
-    settings = Settings(AFTERSALES_TASK_QUEUE="sa-test", PAYMENT_URL="http://fake/payments",
-                        COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
-    async with providers.client() as http, build_worker(client, settings, http):
+    async with running_worker(client, "sa-test"):
         service = CaseService(client, "sa-test", Policy())
         req = request(datetime.now(UTC), "sa-1", type="return_refund", reason="quality_issue")
         await service.open_case(req, SYSTEM)
@@ -86,10 +94,7 @@ async def test_a_new_case_is_searchable_from_its_start(dev_server):
     """The ledger starts the case with its attributes set, so lists find it before its first task
     has run (under a flood of openings that can take a while)."""
     client = dev_server.client
-    providers = FakeProviders()
-    settings = Settings(AFTERSALES_TASK_QUEUE="sa-start", PAYMENT_URL="http://fake/payments",
-                        COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
-    async with providers.client() as http, build_worker(client, settings, http):
+    async with running_worker(client, "sa-start"):
         service = CaseService(client, "sa-start", Policy())
         req = request(datetime.now(UTC), "sa-2", type="refund_only", reason="quality_issue")
         await service.open_case(req, SYSTEM)
@@ -111,10 +116,7 @@ async def test_a_case_started_without_attributes_gets_them_in_its_first_task(dev
     """Cases opened before the ledger set attributes at start (and the benchmarks' direct starts)
     still get every attribute from their first task."""
     client = dev_server.client
-    providers = FakeProviders()
-    settings = Settings(AFTERSALES_TASK_QUEUE="sa-direct", PAYMENT_URL="http://fake/payments",
-                        COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
-    async with providers.client() as http, build_worker(client, settings, http):
+    async with running_worker(client, "sa-direct"):
         req = request(datetime.now(UTC), "sa-3", type="refund_only", reason="quality_issue")
         policy = Policy()
         grant = grant_for(req, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
