@@ -24,7 +24,7 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, cache 2000, 5+5 pollers, "
+    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, cache 500, 5+5 pollers, "
             "Python's GC thresholds"),
     Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
     Variant("modules reloaded per run", "the SDK's default sandbox", worker_env={"AFTERSALES_SHARE_WORKFLOW_MODULES": "false"}),
@@ -32,8 +32,8 @@ VARIANTS = [
             worker_env={"AFTERSALES_GC_THRESHOLDS": "5000,10,100"}),
     Variant("no workflow sandbox", "workflows run without the SDK's sandbox",
             worker_env={"AFTERSALES_WORKFLOW_SANDBOX": "false"}),
-    Variant("cache 500", "a quarter of the default cache, still 5x the workflows in flight",
-            worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "500"}),
+    Variant("cache 2000", "four times the default cache (the default until 2026-11-22)",
+            worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "2000"}),
     Variant("cache 20", "fewer cached workflows than cases in flight", worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "20"}),
     Variant("pollers 2+2", "fewer workflow and activity task pollers",
             worker_env={"AFTERSALES_WORKFLOW_TASK_POLLERS": "2", "AFTERSALES_ACTIVITY_TASK_POLLERS": "2"}),
