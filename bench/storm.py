@@ -18,8 +18,11 @@ and idle before the deadline: the storm is the deadlines alone.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
 from bench.baseline import STORM_SCRIPT, BaselineCase, BaselineCaseInput, BaselineTimer, BaselineTimerInput
 from bench.cases import SYSTEM, case_request
@@ -66,6 +69,17 @@ async def _lateness(bench: Bench, case_ids: set[str], deadline: datetime, record
     return [(t - deadline).total_seconds() for t in paid], (paid[-1] - paid[0]).total_seconds()
 
 
+async def _phase(bench: Bench, what: str, ids: list[str], start: Callable[[str], Awaitable[Any]],
+                 deadline: datetime, recorded: int, lead: float) -> tuple[list[float], float]:
+    """Start one side's workflows (``start(case_id)`` for each id), check they were all running
+    well before ``deadline``, and return their lateness once the provider has ``recorded``
+    payouts in all (the sides run one after the other against the same provider)."""
+    await run_bounded([partial(start, case_id) for case_id in ids], START_CONCURRENCY)
+    if datetime.now(UTC) > deadline - timedelta(seconds=5):
+        raise RuntimeError(f"starting the {what} took longer than the lead time: pass a longer --lead")
+    return await _lateness(bench, set(ids), deadline, recorded, within=lead + 120 + len(ids) / 5)
+
+
 async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
     """``lead``: seconds from the start of the run to the deadline (default: enough to start
     every case at a conservative 40 per second, plus 20 s of quiet)."""
@@ -84,33 +98,27 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
     deadline = opened_at + timedelta(seconds=int(lead))
     ids = [f"s{run}-{i:05d}" for i in range(cases)]
 
-    def start_case(case_id: str):  # noqa: ANN202
+    def start_case(case_id: str) -> Awaitable[Any]:
         request = case_request(case_id, "refund_only")
         grant = grant_for(request, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
         start = CaseStart(request=request, policy=policy, grant=grant, opened_by=SYSTEM, opened_at=opened_at,
                           ledger_workflow_id=f"storm-no-ledger-{case_id}")
         attributes = sa.at_start(request.type, request.order, deadline)  # as the ledger starts a case
-        return lambda: client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(case_id), task_queue=queue,
-                                             search_attributes=attributes)
+        return client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(case_id), task_queue=queue,
+                                     search_attributes=attributes)
 
-    await run_bounded([start_case(c) for c in ids], START_CONCURRENCY)
-    if datetime.now(UTC) > deadline - timedelta(seconds=5):
-        raise RuntimeError("starting the cases took longer than the lead time: pass a longer --lead")
-    ours, ours_spread = await _lateness(bench, set(ids), deadline, cases, within=lead + 120 + cases / 5)
+    ours, ours_spread = await _phase(bench, "cases", ids, start_case, deadline, cases, lead)
 
     # Baseline: the same calls, with deadlines that end in the same second.
     deadline = datetime.now(UTC) + timedelta(seconds=int(lead))
     base_ids = [f"b{run}-{i:05d}" for i in range(cases)]
 
-    def start_baseline(case_id: str):  # noqa: ANN202
+    def start_baseline(case_id: str) -> Awaitable[Any]:
         data = BaselineCaseInput(case_id=case_id, parent_id=f"storm-no-parent-{case_id}", script=STORM_SCRIPT,
                                  deadline_at=deadline)
-        return lambda: client.start_workflow(BaselineCase.run, data, id=f"baseline-case-{case_id}", task_queue=queue)
+        return client.start_workflow(BaselineCase.run, data, id=f"baseline-case-{case_id}", task_queue=queue)
 
-    await run_bounded([start_baseline(c) for c in base_ids], START_CONCURRENCY)
-    if datetime.now(UTC) > deadline - timedelta(seconds=5):
-        raise RuntimeError("starting the baseline took longer than the lead time: pass a longer --lead")
-    base, base_spread = await _lateness(bench, set(base_ids), deadline, 2 * cases, within=lead + 120 + cases / 5)
+    base, base_spread = await _phase(bench, "baseline", base_ids, start_baseline, deadline, 2 * cases, lead)
 
     # The floor: a timer and the payout call, nothing else.
     deadline = datetime.now(UTC) + timedelta(seconds=int(lead))
@@ -118,14 +126,11 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
                                        shipping_already_refunded=False))
     floor_ids = [f"f{run}-{i:05d}" for i in range(cases)]
 
-    def start_timer(case_id: str):  # noqa: ANN202
+    def start_timer(case_id: str) -> Awaitable[Any]:
         data = BaselineTimerInput(case_id=case_id, fire_at=deadline, amount=amount)
-        return lambda: client.start_workflow(BaselineTimer.run, data, id=f"baseline-timer-{case_id}", task_queue=queue)
+        return client.start_workflow(BaselineTimer.run, data, id=f"baseline-timer-{case_id}", task_queue=queue)
 
-    await run_bounded([start_timer(c) for c in floor_ids], START_CONCURRENCY)
-    if datetime.now(UTC) > deadline - timedelta(seconds=5):
-        raise RuntimeError("starting the timers took longer than the lead time: pass a longer --lead")
-    floor, floor_spread = await _lateness(bench, set(floor_ids), deadline, 3 * cases, within=lead + 120 + cases / 5)
+    floor, floor_spread = await _phase(bench, "timers", floor_ids, start_timer, deadline, 3 * cases, lead)
 
     # Long after their payouts, both sides' first cases have made every call up to the follow-up.
     ours_calls = (await history_cost(client, case_workflow_id(ids[0]))).calls()

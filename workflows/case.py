@@ -832,12 +832,11 @@ class CaseWorkflow:
             next_deadline=d.at if d else None, dispute_risk=self._dispute_risk,
             tracking_numbers=[t for t in (self._return_tracking, self._outbound_tracking) if t],
         )
-        keys = {k.name: k for k in sa.ALL}
         updates = []
         for name, value in values.items():
             if self._published.get(name, "<unset>") == value:
                 continue
-            key = keys[name]
+            key = sa.BY_NAME[name]
             updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[attr-defined]
             self._published[name] = value
         if updates:

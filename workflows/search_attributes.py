@@ -25,6 +25,7 @@ DISPUTE_RISK = SearchAttributeKey.for_bool("DisputeRisk")
 TRACKING_NUMBERS = SearchAttributeKey.for_keyword_list("TrackingNumbers")
 
 ALL = (CASE_STATE, CASE_TYPE, SHOP_ID, ORDER_ID, BUYER_ID, WAITING_ON, NEXT_DEADLINE, DISPUTE_RISK, TRACKING_NUMBERS)
+BY_NAME = {key.name: key for key in ALL}
 
 
 def values(*, state: CaseState, case_type: CaseType, order: Order, waiting_on: WaitingOn | None,
@@ -48,7 +49,6 @@ def at_start(case_type: CaseType, order: Order, merchant_deadline: datetime) -> 
     opened = values(state=CaseState.AWAITING_MERCHANT_DECISION, case_type=case_type, order=order,
                     waiting_on=WaitingOn.MERCHANT, next_deadline=merchant_deadline, dispute_risk=False,
                     tracking_numbers=[])
-    keys = {key.name: key for key in ALL}
     return TypedSearchAttributes(
-        [SearchAttributePair(keys[name], value) for name, value in opened.items() if value is not None]  # type: ignore[misc]
+        [SearchAttributePair(BY_NAME[name], value) for name, value in opened.items() if value is not None]  # type: ignore[misc]
     )
