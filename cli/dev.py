@@ -51,6 +51,11 @@ DEMO_PRINCIPALS: list[dict[str, str]] = [
 ]
 
 
+def worker_names(count: int) -> list[str]:
+    """The worker children's names (and log files): ``worker``, then ``worker-2``, ``worker-3`` ..."""
+    return ["worker", *(f"worker-{n}" for n in range(2, count + 1))]
+
+
 class StackError(Exception):
     """The stack could not start (busy port, a process that died, a service that never answered)."""
 
@@ -142,12 +147,17 @@ class DevStack:
     say: Callable[[str], None] = print
     #: The dev server's SQLite pragmas (WAL and synchronous=normal: see the README's capacity figures).
     sqlite_pragmas: Sequence[str] = ("journal_mode=wal", "synchronous=normal")
+    #: The dev server's dynamic configuration, as ``KEY=JSON_VALUE`` (``--dynamic-config-value``).
+    dynamic_config: Sequence[str] = ()
     #: Keep the sandbox's state in a file (the dev stack); benchmarks keep it in memory only.
     sandbox_state_file: bool = True
     #: The worker's command after ``python -m`` (benchmarks add their baseline workflows to it).
     worker_module: str = "worker"
     #: Extra environment for the children (e.g. worker tuning for a benchmark).
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Worker processes. Each runs one Python interpreter, so one uses at most one core; they
+    #: share the task queue and Temporal spreads the cases over them.
+    workers: int = 1
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -223,6 +233,7 @@ class DevStack:
                 "--ui-port",
                 str(self.ui_port),
                 *(arg for pragma in self.sqlite_pragmas for arg in ("--sqlite-pragma", pragma)),
+                *(arg for value in self.dynamic_config for arg in ("--dynamic-config-value", value)),
                 *dev_server_search_attribute_args(),
                 "--log-level",
                 "warn",
@@ -249,7 +260,10 @@ class DevStack:
             ],
             self.log_dir / "sandbox.log",
         )
-        worker = Child("worker", [python, "-m", self.worker_module], self.log_dir / "worker.log")
+        workers = [
+            Child(name, [python, "-m", self.worker_module], self.log_dir / f"{name}.log")
+            for name in worker_names(self.workers)
+        ]
         api = Child(
             "api", [python, "-m", "http_api", "--host", HOST, "--port", str(self.api_port)], self.log_dir / "api.log"
         )
@@ -258,12 +272,13 @@ class DevStack:
         self.say(f"  temporal  starting on {self.temporal_address} (first start takes a few seconds)")
         self._wait(temporal, lambda: asyncio.run(_temporal_answers(self.temporal_address)))
         self._launch(sandbox, env)
-        self._launch(worker, env)
+        for worker in workers:
+            self._launch(worker, env)
         self._launch(api, env)
         self._wait(sandbox, lambda: _http_answers(f"{self.sandbox_url}/healthz"))
         self._wait(api, lambda: _http_answers(f"{self.api_url}/readyz"))
         time.sleep(0.5)
-        for child in (sandbox, worker, api):
+        for child in (sandbox, *workers, api):
             self._check_alive(child)
 
     def _launch(self, child: Child, env: dict[str, str]) -> None:
@@ -347,7 +362,7 @@ class DevStack:
             f"   inbox {self.sandbox_url}/notify/messages",
             f"  tokens        {self.tokens_path}",
             f"  policy        {source} (version {policy.version})",
-            f"  logs          {self.log_dir}/{{temporal,sandbox,worker,api}}.log",
+            f"  logs          {self.log_dir}/{{temporal,sandbox,{','.join(worker_names(self.workers))},api}}.log",
         ]
         hints = []
         if self.api_port != 8000:
@@ -398,12 +413,29 @@ def add_dev_command(sub: Any) -> None:
     p.add_argument("--api-port", type=int, default=8000)
     p.add_argument("--sandbox-port", type=int, default=8700)
     p.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to wait for each part")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="worker processes (one Python process uses at most one core; default %(default)s)",
+    )
 
 
 def add_demo_command(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo", parents=[common], help="play realistic cases against a running stack")
     p.add_argument("--sandbox-url", default=os.environ.get("AFTERSALES_SANDBOX_URL", "http://127.0.0.1:8700"))
     p.add_argument("--timeout", type=float, default=420.0, help="seconds to wait for every case to end")
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {value}")
+    return value
 
 
 def _policy_for(args: argparse.Namespace) -> Path | None:
@@ -429,6 +461,7 @@ def run_dev(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         sandbox_port=args.sandbox_port,
         startup_timeout=args.startup_timeout,
+        workers=args.workers,
     )
 
     def stop_on_sigterm(signum: int, frame: object) -> None:

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from cli.dev import DEMO_POLICY, DEMO_PRINCIPALS, Child, DevStack, StackError, token_for, write_demo_tokens
+from cli.dev import (
+    DEMO_POLICY,
+    DEMO_PRINCIPALS,
+    Child,
+    DevStack,
+    StackError,
+    free_ports,
+    token_for,
+    write_demo_tokens,
+)
 from cli.main import build_parser, main
 from domain.policy import load_policy
 
@@ -107,7 +116,34 @@ def test_stop_interrupts_then_kills_what_is_left(tmp_path: Path) -> None:
 
 def test_dev_options() -> None:
     args = build_parser().parse_args(["dev", "--data-dir", "d", "--api-port", "9000", "--demo"])
-    assert (args.data_dir, args.api_port, args.temporal_port, args.demo) == ("d", 9000, 7233, True)
+    assert (args.data_dir, args.api_port, args.temporal_port, args.demo, args.workers) == ("d", 9000, 7233, True, 1)
+    assert build_parser().parse_args(["dev", "--workers", "3"]).workers == 3
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two"])
+def test_a_bad_worker_count_is_refused(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["dev", "--workers", bad])
+    assert "argument --workers: expected a whole number of 1 or more" in capsys.readouterr().err
+
+
+def test_the_stack_starts_as_many_workers_as_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    launched: list[Child] = []
+    monkeypatch.setattr(DevStack, "_launch", lambda self, child, env: launched.append(child))
+    monkeypatch.setattr(DevStack, "_wait", lambda self, child, probe: None)
+    monkeypatch.setattr(DevStack, "_check_alive", lambda self, child: None)
+    monkeypatch.setattr("cli.dev.time.sleep", lambda seconds: None)
+    temporal_port, ui_port, api_port, sandbox_port = free_ports(4)
+    stack = DevStack(data_dir=tmp_path, say=lambda _: None, workers=3, dynamic_config=("limit.maxIDLength=100",),
+                     temporal_port=temporal_port, ui_port=ui_port, api_port=api_port, sandbox_port=sandbox_port)
+    stack.start()
+    assert [c.name for c in launched] == ["temporal", "sandbox", "worker", "worker-2", "worker-3", "api"]
+    workers = [c for c in launched if c.name.startswith("worker")]
+    assert {c.log_path.name for c in workers} == {"worker.log", "worker-2.log", "worker-3.log"}
+    assert all(c.argv[1:] == ["-m", "worker"] for c in workers)
+    temporal = launched[0].argv
+    assert temporal[temporal.index("--dynamic-config-value") + 1] == "limit.maxIDLength=100"
+    assert "worker,worker-2,worker-3" in stack.banner()
 
 
 def test_a_bad_policy_file_stops_dev_before_anything_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
