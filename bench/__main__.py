@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import cost, latency, open_cases, storm, throughput, tuning
-from bench.stack import StackOptions, running_stack
+from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
+from cli.dev import positive_int
 
 FULL = {"throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
         "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300}
@@ -49,8 +50,15 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _options(args: argparse.Namespace, **more: Any) -> StackOptions:
+    """The stack every benchmark runs on: the defaults, or ``--workers`` and ``--set`` when given."""
+    env = dict(item.split("=", 1) for item in args.settings or [])
+    return StackOptions(worker_env=env, workers=args.workers or 1, dynamic_config=tuple(args.dynamic_config or ()),
+                        sqlite_pragmas=(*DEFAULT_PRAGMAS, *(args.sqlite_pragmas or ())), **more)
+
+
 def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
-    with running_stack(say=_say) as bench:
+    with running_stack(_options(args), say=_say) as bench:
         r = asyncio.run(throughput.measure(bench, args.cases, args.concurrency))
     wo, so = r.cpu_ms_per_case(True)
     wb, sb = r.cpu_ms_per_case(False)
@@ -65,7 +73,7 @@ def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_cost(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="aftersales-bench-policy-") as folder, running_stack(
-        StackOptions(policy=cost.write_policy(Path(folder))), say=_say
+        _options(args, policy=cost.write_policy(Path(folder))), say=_say
     ) as bench:
         rows = asyncio.run(cost.measure(bench, args.samples))
     _say(f"cost per case (happy path, whole life, case + order ledger; mean of {args.samples})")
@@ -89,7 +97,7 @@ def run_cost(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_storm(args: argparse.Namespace) -> dict[str, Any]:
-    with running_stack(say=_say) as bench:
+    with running_stack(_options(args), say=_say) as bench:
         r = asyncio.run(storm.measure(bench, args.cases, args.lead))
     _say(f"deadline storm: {r.cases} merchant deadlines in the same second -> refund paid")
     _say(f"  {'':<10}{'p50 s':>8}{'p99 s':>8}{'max s':>8}{'spread s':>10}")
@@ -108,7 +116,7 @@ def run_storm(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_open(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(s) for s in args.sizes.split(",")]
-    with running_stack(say=_say) as bench:
+    with running_stack(_options(args), say=_say) as bench:
         r = asyncio.run(open_cases.measure(bench, sizes, args.concurrency))
     _say("open cases (waiting on the merchant; worker cache = AFTERSALES_MAX_CACHED_WORKFLOWS)")
     _say(f"  {'cases':>7}{'open s':>8}{'worker RSS MiB':>16}{'peak':>7}{'server RSS MiB':>16}{'DB MiB':>8}")
@@ -125,7 +133,7 @@ def run_open(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_latency(args: argparse.Namespace) -> dict[str, Any]:
     results = []
-    with running_stack(say=_say) as bench:
+    with running_stack(_options(args), say=_say) as bench:
         for rate in [float(x) for x in str(args.rate).split(",")]:
             results.append(asyncio.run(latency.measure(bench, rate, args.duration, args.clients)))
     _say("command latency: staff approve over HTTP (open loop, from the scheduled time)")
@@ -169,12 +177,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="latency: seconds per run")
     p.add_argument("--clients", type=int, help="latency: concurrent HTTP clients")
     p.add_argument("--variants", help="tuning: comma-separated variant names (default: all)")
+    p.add_argument("--workers", type=positive_int, help="worker processes in the stack (default 1; not for tuning)")
+    p.add_argument("--set", dest="settings", action="append", metavar="NAME=VALUE",
+                   help="a worker setting for the run, e.g. --set AFTERSALES_MAX_CACHED_WORKFLOWS=250 (repeatable)")
+    p.add_argument("--dynamic-config", action="append", metavar="KEY=JSON_VALUE",
+                   help="a dev-server dynamic config value for the run (repeatable)")
+    p.add_argument("--sqlite-pragma", dest="sqlite_pragmas", action="append", metavar="NAME=VALUE",
+                   help="a SQLite pragma for the dev server, on top of the defaults (repeatable)")
     p.add_argument("--json", dest="json_path", help="also write the figures to this JSON file")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    bad = [item for item in args.settings or [] if "=" not in item or not item.split("=", 1)[0]]
+    if bad:
+        print(f"python -m bench: --set wants NAME=VALUE, got {bad[0]!r}", file=sys.stderr)
+        return 2
     sizes = QUICK if args.quick else FULL
     names = NAMES if args.which == "all" else (args.which,)
     figures: dict[str, Any] = {"machine": machine(), "date": datetime.now(UTC).date().isoformat()}

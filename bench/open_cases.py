@@ -58,7 +58,7 @@ async def measure(bench: Bench, sizes: list[int], concurrency: int = 50) -> Open
     async with bench.sandbox() as sandbox:
         await sandbox.post("/reset")
     run = uuid.uuid4().hex[:8]
-    worker, server = bench.worker_pid(), bench.server_pid()
+    worker, server = bench.worker_pids(), bench.server_pid()
     empty = bench.db_bytes() / 2**20
     cpu_before = cpu_seconds(worker), cpu_seconds(server)
     opened = 0

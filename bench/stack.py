@@ -37,9 +37,11 @@ class StackOptions:
     (environment variables of ``runtime.settings.Settings``)."""
 
     sqlite_pragmas: Sequence[str] = DEFAULT_PRAGMAS
+    dynamic_config: Sequence[str] = ()
     worker_env: dict[str, str] = field(default_factory=dict)
     policy: Path | None = None
     keep_data: bool = False
+    workers: int = 1
 
 
 @dataclass
@@ -56,10 +58,11 @@ class Bench:
     def sandbox(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.stack.sandbox_url, timeout=60)
 
-    def worker_pid(self) -> int:
-        child = next(c for c in self.stack.children if c.name == "worker")
-        assert child.process is not None
-        return child.process.pid
+    def worker_pids(self) -> list[int]:
+        """Every worker process (``StackOptions.workers``); figures are summed over them."""
+        pids = [c.process.pid for c in self.stack.children if c.name.startswith("worker") and c.process is not None]
+        assert pids, "the stack runs no worker"
+        return pids
 
     def server_pid(self) -> int:
         child = next(c for c in self.stack.children if c.name == "temporal")
@@ -79,13 +82,15 @@ class Bench:
         return int((pages - free) * size)
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    """``VmRSS`` (now) and ``VmHWM`` (peak) of a process, in KiB."""
-    figures: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            figures[name] = int(value.split()[0])
+def memory_kib(pids: int | Iterable[int]) -> dict[str, int]:
+    """``VmRSS`` (now) and ``VmHWM`` (peak) of the process(es), in KiB, summed over processes
+    (so the peak is an upper bound when several processes peaked at different times)."""
+    figures = {"VmRSS": 0, "VmHWM": 0}
+    for pid in [pids] if isinstance(pids, int) else pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in figures:
+                figures[name] += int(value.split()[0])
     return figures
 
 
@@ -104,9 +109,11 @@ def running_stack(options: StackOptions | None = None, say: Any = print) -> Iter
         sandbox_port=sandbox_port,
         say=lambda text: None,
         sqlite_pragmas=tuple(options.sqlite_pragmas),
+        dynamic_config=tuple(options.dynamic_config),
         sandbox_state_file=False,
         worker_module="bench.worker",
         extra_env=dict(options.worker_env),
+        workers=options.workers,
     )
     try:
         stack.start()
@@ -152,10 +159,12 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+def cpu_seconds(pids: int | Iterable[int]) -> float:
+    """User + system CPU time the process(es) used so far (all threads; summed over processes)."""
+    ticks = 0
+    for pid in [pids] if isinstance(pids, int) else pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

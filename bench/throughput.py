@@ -3,8 +3,9 @@
 Each case: open, approve, submit the return shipment, the courier's "delivered", a passed
 inspection, and the refund paid by the engine. ``concurrency`` cases are in flight at a time.
 The clock stops when the payment provider has recorded every payout. Ours and the baseline run
-in alternating halves (ours, baseline, baseline, ours) after a warm-up, so neither gets the
-emptier database or the colder process.
+in alternating rounds (ours, baseline, baseline, ours, ours, baseline, ...; four rounds each by
+default) after a warm-up, so neither gets the emptier database, the colder process or the
+quieter spell of a shared machine.
 """
 
 from __future__ import annotations
@@ -49,19 +50,32 @@ async def _round(bench: Bench, count: int, concurrency: int,
                  drive: Callable[[str], Awaitable[None]]) -> tuple[float, float, float]:
     """Drive ``count`` cases; return the seconds until the last payout was recorded and the CPU
     seconds the worker and the server spent meanwhile."""
-    cpu = cpu_seconds(bench.worker_pid()), cpu_seconds(bench.server_pid())
+    cpu = cpu_seconds(bench.worker_pids()), cpu_seconds(bench.server_pid())
     async with bench.sandbox() as sandbox:
         await sandbox.post("/reset")
         run = uuid.uuid4().hex[:8]
         started = time.monotonic()
         await run_bounded([partial(drive, f"t{run}-{i:05d}") for i in range(count)], concurrency)
         finished = await wait_for_payouts(sandbox, count, within=120 + count)
-        return (finished - started, cpu_seconds(bench.worker_pid()) - cpu[0],
+        return (finished - started, cpu_seconds(bench.worker_pids()) - cpu[0],
                 cpu_seconds(bench.server_pid()) - cpu[1])
 
 
+def schedule(cases: int, rounds: int) -> list[tuple[str, int]]:
+    """Which side runs how many cases, in order: ``rounds`` rounds per side in ABBA order (ours,
+    baseline, baseline, ours, ours, baseline, ...), so a machine that speeds up or slows down
+    during the run weighs on both sides alike. Each side runs ``cases`` in all."""
+    rounds = max(1, min(rounds, cases))
+    sizes = [cases // rounds + (1 if i < cases % rounds else 0) for i in range(rounds)]
+    order: list[tuple[str, int]] = []
+    for i, size in enumerate(sizes):
+        pair = ("ours", "baseline") if i % 2 == 0 else ("baseline", "ours")
+        order += [(side, size) for side in pair]
+    return order
+
+
 async def measure(bench: Bench, cases: int, concurrency: int, case_type: str = "return_refund",
-                  warmup: int = 20, sides: tuple[str, ...] = ("ours", "baseline")) -> Throughput:
+                  warmup: int = 20, sides: tuple[str, ...] = ("ours", "baseline"), rounds: int = 4) -> Throughput:
     service: CaseService = await bench.service()
     client, queue = service.client, service.task_queue
 
@@ -74,12 +88,11 @@ async def measure(bench: Bench, cases: int, concurrency: int, case_type: str = "
     drivers = {"ours": ours, "baseline": baseline}
     for side in sides:
         await _round(bench, min(warmup, cases), concurrency, drivers[side])
-    first, second = cases // 2, cases - cases // 2
     totals = {"ours": [0.0, 0.0, 0.0], "baseline": [0.0, 0.0, 0.0]}
-    for side, count in (("ours", first), ("baseline", first), ("baseline", second), ("ours", second)):
+    for side, count in schedule(cases, rounds):
         if side not in sides:
             continue
-        figures = await _round(bench, count, concurrency, ours if side == "ours" else baseline)
+        figures = await _round(bench, count, concurrency, drivers[side])
         totals[side] = [a + b for a, b in zip(totals[side], figures, strict=True)]
     o, b = totals["ours"], totals["baseline"]
     return Throughput(cases, o[0], b[0] or float("nan"), (o[1], o[2]), (b[1], b[2]))

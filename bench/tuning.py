@@ -21,6 +21,8 @@ class Variant:
     why: str
     pragmas: tuple[str, ...] | None = None  # None: the defaults
     worker_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
+    dynamic_config: tuple[str, ...] = ()
 
 
 VARIANTS = [
@@ -35,6 +37,12 @@ VARIANTS = [
     Variant("cache 2000", "four times the default cache (the default until 2026-11-22)",
             worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "2000"}),
     Variant("cache 20", "fewer cached workflows than cases in flight", worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "20"}),
+    Variant("2 workers (cache 250 each)", "two worker processes, each with half the default cache",
+            worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "250"}, workers=2),
+    Variant("diagnostic: no upserts", "the cases' search-attribute upserts skipped (BENCH_WITHOUT_UPSERTS; "
+            "not a setting: what keeping them current costs)", worker_env={"BENCH_WITHOUT_UPSERTS": "1"}),
+    Variant("eager activities", "the dev server hands an activity to the worker that scheduled it "
+            "(system.enableActivityEagerExecution)", dynamic_config=("system.enableActivityEagerExecution=true",)),
     Variant("pollers 2+2", "fewer workflow and activity task pollers",
             worker_env={"AFTERSALES_WORKFLOW_TASK_POLLERS": "2", "AFTERSALES_ACTIVITY_TASK_POLLERS": "2"}),
     Variant("pollers 10+10", "more workflow and activity task pollers",
@@ -55,7 +63,8 @@ def measure(cases: int, concurrency: int, names: list[str] | None = None, say=pr
     for variant in VARIANTS:
         if names and variant.name not in names:
             continue
-        options = StackOptions(worker_env=variant.worker_env)
+        options = StackOptions(worker_env=variant.worker_env, workers=variant.workers,
+                               dynamic_config=variant.dynamic_config)
         if variant.pragmas is not None:
             options.sqlite_pragmas = variant.pragmas
         with running_stack(options, say=say) as bench:
