@@ -76,6 +76,10 @@ with workflow.unsafe.imports_passed_through():
 
 #: Patch: alarms fire because their timer fired, not because of the clock (see _wait_for_next_alarm).
 ALARMS_FIRE_BY_THEIR_TIMER = "alarms-fire-by-their-timer"
+#: Patch: the first task upserts only the search attributes that differ from those the case was
+#: started with (the ledger sets them all, ``sa.at_start``). It implies ALARMS_FIRE_BY_THEIR_TIMER
+#: and takes that patch's place in new cases, so its marker costs no extra event.
+ATTRIBUTES_SET_AT_START = "attributes-set-at-start"
 
 PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -156,11 +160,10 @@ class CaseWorkflow:
         self._followup_sent = False
         self._settled = False
         self._fired: set[str] = set()
-        # The ledger starts the case with its attributes set (sa.at_start), so it is searchable at
-        # once; the first task still upserts them all, as cases always have: skipping that would
-        # change the first task's commands, and a case whose first task ran on an older worker
-        # during a rolling upgrade would then fail to replay on a newer one.
+        # What the search attributes hold: nothing yet, or (ATTRIBUTES_SET_AT_START, in run) what
+        # the case was started with. Cases from before that patch upsert them all in their first task.
         self._published: dict[str, Any] = {}
+        self._alarms_by_timer = False
         self._notifications: list[asyncio.Task[Any]] = []
         self._enter(CaseState.AWAITING_MERCHANT_DECISION, self._merchant_decision_deadline(start.opened_at))
         self._record(start.opened_by, "opened", {
@@ -176,13 +179,16 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
+        if workflow.patched(ATTRIBUTES_SET_AT_START):
+            self._alarms_by_timer = True
+            self._published = sa.as_published(workflow.info().typed_search_attributes)
         self._notify(WaitingOn.MERCHANT, "case_opened",
                      f"New {self._type} request ({self._reason}) for order {self._order.order_id}")
         self._publish()
         while not (self._state.terminal and self._followup_sent):
             if self._state == CaseState.REFUNDING:
                 await self._pay()
-            elif workflow.patched(ALARMS_FIRE_BY_THEIR_TIMER):
+            elif self._alarms_by_timer or workflow.patched(ALARMS_FIRE_BY_THEIR_TIMER):
                 due = await self._wait_for_next_alarm()
                 if due is not None:
                     await self._fire_due_alarms(due.at)

@@ -2,7 +2,7 @@
 
 Set by the order ledger when it starts a case (``at_start``), so a case is searchable before its
 first task runs, then kept current by the case workflow on every change (one upsert per change,
-only what changed).
+only what changed; the case starts from what it was started with, ``as_published``).
 """
 
 from __future__ import annotations
@@ -52,3 +52,13 @@ def at_start(case_type: CaseType, order: Order, merchant_deadline: datetime) -> 
     return TypedSearchAttributes(
         [SearchAttributePair(BY_NAME[name], value) for name, value in opened.items() if value is not None]  # type: ignore[misc]
     )
+
+
+def as_published(attributes: TypedSearchAttributes) -> dict[str, Any]:
+    """What ``attributes`` (a case's at its start) hold, by name, in the form of :func:`values`
+    (None: not set), so a case upserts only what differs from them."""
+    held: dict[str, Any] = {key.name: None for key in ALL}
+    for pair in attributes:
+        if pair.key.name in held:
+            held[pair.key.name] = (pair.value or None) if isinstance(pair.value, list) else pair.value
+    return held

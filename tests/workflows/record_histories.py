@@ -26,7 +26,7 @@ from workflows.messages import ParcelEvent
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 #: A folder per workflow code version; older folders stay, they prove old cases still replay.
-TAG = "v3-search-attributes-at-start"
+TAG = "v4-attributes-upserted-when-changed"
 DAY = timedelta(days=1)
 
 

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from temporalio.common import TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 
+from domain.models import CaseState, CaseType, WaitingOn
 from domain.money import grant_for
 from domain.policy import Policy
 from runtime.cases import CaseService
@@ -110,6 +112,35 @@ async def test_a_new_case_is_searchable_from_its_start(dev_server):
         await service.command("sa-2", "reject", STAFF, {"reason": "the parcel was signed for"})
         found = await visible(client, f"CaseState = 'awaiting_buyer_response' AND OrderId = '{req.order.order_id}'", 1)
         assert len(found) == 1
+
+
+async def test_a_case_started_with_its_attributes_does_not_upsert_them_again(dev_server):
+    """One visibility write fewer per case: the first task upserts only what differs from the
+    attributes the ledger started the case with (here: nothing). The patch that says so takes the
+    place of the older alarms patch in new cases, so the case has one patch marker, as before."""
+    client = dev_server.client
+    async with running_worker(client, "sa-lean"):
+        service = CaseService(client, "sa-lean", Policy())
+        req = request(datetime.now(UTC), "sa-4", type="refund_only", reason="quality_issue")
+        await service.open_case(req, SYSTEM)
+        await service.view("sa-4")  # the first task has run
+        history = await client.get_workflow_handle(case_workflow_id("sa-4")).fetch_history()
+    upserted = [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+                for e in history.events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
+    assert upserted == [{"TemporalChangeVersion"}]
+    markers = [e.marker_recorded_event_attributes.details["patch-data"] for e in history.events
+               if e.HasField("marker_recorded_event_attributes")]
+    assert len(markers) == 1 and b"attributes-set-at-start" in markers[0].payloads[0].data
+
+
+def test_what_a_case_was_started_with_reads_as_published_values():
+    deadline = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    order = request(datetime.now(UTC), "sa-5").order
+    started = sa.as_published(sa.at_start(CaseType.REFUND_ONLY, order, deadline))
+    assert started == sa.values(state=CaseState.AWAITING_MERCHANT_DECISION, case_type=CaseType.REFUND_ONLY,
+                                order=order, waiting_on=WaitingOn.MERCHANT, next_deadline=deadline,
+                                dispute_risk=False, tracking_numbers=[])
+    assert sa.as_published(TypedSearchAttributes([])) == dict.fromkeys(sa.BY_NAME)
 
 
 async def test_a_case_started_without_attributes_gets_them_in_its_first_task(dev_server):
