@@ -100,18 +100,21 @@ def run_storm(args: argparse.Namespace) -> dict[str, Any]:
     with running_stack(_options(args), say=_say) as bench:
         r = asyncio.run(storm.measure(bench, args.cases, args.lead))
     _say(f"deadline storm: {r.cases} merchant deadlines in the same second -> refund paid")
-    _say(f"  {'':<10}{'p50 s':>8}{'p99 s':>8}{'max s':>8}{'spread s':>10}")
-    _say(f"  {'ours':<10}{r.ours['p50']:>8.2f}{r.ours['p99']:>8.2f}{r.ours['max']:>8.2f}{r.ours_spread:>10.2f}")
-    _say(f"  {'baseline':<10}{r.baseline['p50']:>8.2f}{r.baseline['p99']:>8.2f}{r.baseline['max']:>8.2f}"
-         f"{r.baseline_spread:>10.2f}   same calls, no domain logic")
-    _say(f"  {'floor':<10}{r.floor['p50']:>8.2f}{r.floor['p99']:>8.2f}{r.floor['max']:>8.2f}"
-         f"{r.floor_spread:>10.2f}   a timer and a payout only, for reference")
+    _say(f"  {'':<10}{'p50 s':>8}{'p99 s':>8}{'max s':>8}{'spread s':>10}{'worker CPU s':>14}{'server CPU s':>14}")
+    notes = {"ours": "", "baseline": "   same calls, no domain logic",
+             "floor": "   a timer and a payout only, for reference"}
+    for side, figures, spread in (("ours", r.ours, r.ours_spread), ("baseline", r.baseline, r.baseline_spread),
+                                  ("floor", r.floor, r.floor_spread)):
+        worker_cpu, server_cpu = r.cpu[side]
+        _say(f"  {side:<10}{figures['p50']:>8.2f}{figures['p99']:>8.2f}{figures['max']:>8.2f}{spread:>10.2f}"
+             f"{worker_cpu:>14.1f}{server_cpu:>14.1f}{notes[side]}")
+    _say("  (CPU: from the last start to the last payout)")
     same = "yes" if r.ours_calls == r.baseline_calls else f"NO: ours {r.ours_calls}, baseline {r.baseline_calls}"
     _say(f"  same calls per case: {same}")
     _say(f"  p99 ours/baseline = {r.p99_ratio:.2f} (target <= 1.2); ours/floor = {r.ours['p99'] / r.floor['p99']:.2f}")
     return {"cases": r.cases, "ours": r.ours, "baseline": r.baseline, "floor": r.floor, "p99_ratio": r.p99_ratio,
             "same_calls": r.ours_calls == r.baseline_calls, "ours_calls": r.ours_calls,
-            "baseline_calls": r.baseline_calls}
+            "baseline_calls": r.baseline_calls, "cpu_seconds": r.cpu}
 
 
 def run_open(args: argparse.Namespace) -> dict[str, Any]:

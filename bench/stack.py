@@ -132,7 +132,11 @@ async def wait_for_payouts(sandbox: httpx.AsyncClient, count: int, within: float
     deadline = time.monotonic() + within
     recorded = 0
     while time.monotonic() < deadline:
-        answer = await sandbox.get("/payments/faults")
+        try:
+            answer = await sandbox.get("/payments/faults")
+        except httpx.TransportError:  # e.g. a kept-alive connection the sandbox closed meanwhile
+            await asyncio.sleep(poll)
+            continue
         recorded = answer.json()["counters"]["recorded"]
         if recorded >= count:
             return time.monotonic()

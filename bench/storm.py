@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from bench.baseline import STORM_SCRIPT, BaselineCase, BaselineCaseInput, BaselineTimer, BaselineTimerInput
 from bench.cases import SYSTEM, case_request
 from bench.history import history_cost
-from bench.stack import Bench, run_bounded, summary, wait_for_payouts
+from bench.stack import Bench, cpu_seconds, run_bounded, summary, wait_for_payouts
 from domain.money import computed_refund, grant_for
 from domain.policy import Policy
 from workflows import search_attributes as sa
@@ -49,6 +49,8 @@ class Storm:
     floor_spread: float
     ours_calls: dict[str, int]  # the Temporal calls one storm case made, and one baseline case
     baseline_calls: dict[str, int]
+    #: CPU seconds (worker, server) each side used from its last start to its last payout.
+    cpu: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def p99_ratio(self) -> float:
@@ -70,14 +72,18 @@ async def _lateness(bench: Bench, case_ids: set[str], deadline: datetime, record
 
 
 async def _phase(bench: Bench, what: str, ids: list[str], start: Callable[[str], Awaitable[Any]],
-                 deadline: datetime, recorded: int, lead: float) -> tuple[list[float], float]:
+                 deadline: datetime, recorded: int, lead: float) -> tuple[list[float], float, tuple[float, float]]:
     """Start one side's workflows (``start(case_id)`` for each id), check they were all running
     well before ``deadline``, and return their lateness once the provider has ``recorded``
-    payouts in all (the sides run one after the other against the same provider)."""
+    payouts in all (the sides run one after the other against the same provider), the spread,
+    and the worker's and the server's CPU seconds from the last start to the last payout."""
     await run_bounded([partial(start, case_id) for case_id in ids], START_CONCURRENCY)
     if datetime.now(UTC) > deadline - timedelta(seconds=5):
         raise RuntimeError(f"starting the {what} took longer than the lead time: pass a longer --lead")
-    return await _lateness(bench, set(ids), deadline, recorded, within=lead + 120 + len(ids) / 5)
+    workers, server = bench.worker_pids(), bench.server_pid()
+    before = cpu_seconds(workers), cpu_seconds(server)
+    lateness, spread = await _lateness(bench, set(ids), deadline, recorded, within=lead + 120 + len(ids) / 5)
+    return lateness, spread, (cpu_seconds(workers) - before[0], cpu_seconds(server) - before[1])
 
 
 async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
@@ -107,7 +113,7 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
         return client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(case_id), task_queue=queue,
                                      search_attributes=attributes)
 
-    ours, ours_spread = await _phase(bench, "cases", ids, start_case, deadline, cases, lead)
+    ours, ours_spread, ours_cpu = await _phase(bench, "cases", ids, start_case, deadline, cases, lead)
 
     # Baseline: the same calls, with deadlines that end in the same second.
     deadline = datetime.now(UTC) + timedelta(seconds=int(lead))
@@ -118,7 +124,7 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
                                  deadline_at=deadline)
         return client.start_workflow(BaselineCase.run, data, id=f"baseline-case-{case_id}", task_queue=queue)
 
-    base, base_spread = await _phase(bench, "baseline", base_ids, start_baseline, deadline, 2 * cases, lead)
+    base, base_spread, base_cpu = await _phase(bench, "baseline", base_ids, start_baseline, deadline, 2 * cases, lead)
 
     # The floor: a timer and the payout call, nothing else.
     deadline = datetime.now(UTC) + timedelta(seconds=int(lead))
@@ -130,10 +136,10 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
         data = BaselineTimerInput(case_id=case_id, fire_at=deadline, amount=amount)
         return client.start_workflow(BaselineTimer.run, data, id=f"baseline-timer-{case_id}", task_queue=queue)
 
-    floor, floor_spread = await _phase(bench, "timers", floor_ids, start_timer, deadline, 3 * cases, lead)
+    floor, floor_spread, floor_cpu = await _phase(bench, "timers", floor_ids, start_timer, deadline, 3 * cases, lead)
 
     # Long after their payouts, both sides' first cases have made every call up to the follow-up.
     ours_calls = (await history_cost(client, case_workflow_id(ids[0]))).calls()
     base_calls = (await history_cost(client, f"baseline-case-{base_ids[0]}")).calls()
     return Storm(cases, summary(ours), summary(base), summary(floor), ours_spread, base_spread, floor_spread,
-                 ours_calls, base_calls)
+                 ours_calls, base_calls, {"ours": ours_cpu, "baseline": base_cpu, "floor": floor_cpu})

@@ -43,6 +43,7 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert storm["baseline"]["min"] >= 0
     assert storm["floor"]["min"] >= 0
     assert storm["same_calls"], (storm["ours_calls"], storm["baseline_calls"])
+    assert all(worker > 0 and server > 0 for worker, server in storm["cpu_seconds"].values())
 
     sizes = figures["open"]["sizes"]
     assert [s["cases"] for s in sizes] == [5, 10]
