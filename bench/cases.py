@@ -7,6 +7,7 @@ the tests use), so throughput measures the engine; the HTTP layer has its own be
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,18 +64,30 @@ def tracking(case_id: str, leg: str = "R") -> str:
     return f"{leg}{case_id.replace('-', '')[-30:]}"
 
 
-async def drive_case(service: CaseService, case_id: str, case_type: str) -> None:
+#: Awaited after each step when given (the cost benchmark waits there until the case is idle).
+Between = Callable[[], Awaitable[None]] | None
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def drive_case(service: CaseService, case_id: str, case_type: str, between: Between = None) -> None:
     """Open a case and take it along its happy path up to the payout (which the engine makes)."""
+    pause = between or _nothing
     await service.open_case(case_request(case_id, case_type), SYSTEM)
+    await pause()
     await service.command(case_id, "approve", STAFF)
     if case_type == "refund_only":
         return
+    await pause()
     await service.command(
         case_id,
         "submit_return_shipment",
         BUYER,
         {"carrier": "sf-express", "tracking_number": tracking(case_id), "shipping_cost": 1200},
     )
+    await pause()
     await service.parcel_event(
         case_id,
         ParcelEvent(
@@ -82,12 +95,15 @@ async def drive_case(service: CaseService, case_id: str, case_type: str) -> None
             occurred_at=datetime.now(UTC),
         ),
     )
+    await pause()
     await service.command(
         case_id, "record_inspection", STAFF, {"passed": True, "responsibility": "product_defect"}
     )
     if case_type == "return_refund":
         return
+    await pause()
     await service.command(case_id, "ship_item", STAFF, {"carrier": "zto", "tracking_number": tracking(case_id, "O")})
+    await pause()
     await service.command(case_id, "confirm_receipt", BUYER)
 
 
@@ -97,8 +113,9 @@ def baseline_ids(case_id: str) -> tuple[str, str]:
 
 
 async def drive_baseline(client: Client, task_queue: str, case_id: str, case_type: str,
-                         followup: timedelta | None = None) -> None:
+                         followup: timedelta | None = None, between: Between = None) -> None:
     """The baseline twin of :func:`drive_case`: the same calls, in the same order."""
+    pause = between or _nothing
     order_id, child_id = baseline_ids(case_id)
     order = await client.start_workflow(
         BaselineOrder.run, order_id, id=order_id, task_queue=task_queue,
@@ -110,6 +127,8 @@ async def drive_baseline(client: Client, task_queue: str, case_id: str, case_typ
     handle = client.get_workflow_handle(child_id)
     for op in SCRIPTS[case_type]:
         if op == "update":
+            await pause()
             await handle.execute_update(BaselineCase.step, BaselineStep(name="step"))
         elif op == "signal":
+            await pause()
             await handle.signal(BaselineCase.event, "delivered")

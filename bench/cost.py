@@ -2,7 +2,10 @@
 
 Cases run one after another (so no two share a workflow task by chance) under a policy whose
 satisfaction follow-up comes after two seconds, so each case's history is complete: opened,
-driven, paid, followed up, closed. The order ledger's history (and the baseline order's) counts
+driven, paid, followed up, closed. Before each command or courier event both sides wait until
+their workflows are idle (no workflow task or activity pending), as a case is when staff act
+hours apart: otherwise whether a command lands in the same workflow task as a notice's
+completion is down to timing, and that moved a type's count by up to 5 events from run to run. The order ledger's history (and the baseline order's) counts
 too: it is part of what a case costs. Also checked: the baseline makes the same Temporal calls
 (updates, signals, activities, timers, child starts, external signals) as the case.
 """
@@ -10,10 +13,14 @@ too: it is part of what a case costs. Also checked: the baseline makes the same 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+
+from temporalio.client import Client
 
 from bench.cases import CASE_TYPES, baseline_ids, drive_baseline, drive_case
 from bench.history import HistoryCost, history_cost
@@ -63,6 +70,19 @@ def _mean(costs: list[HistoryCost]) -> HistoryCost:
                        by_type)
 
 
+async def idle(client: Client, *workflow_ids: str, within: float = 30.0) -> None:
+    """Wait until none of the workflows has a workflow task or an activity pending."""
+    deadline = time.monotonic() + within
+    for workflow_id in workflow_ids:
+        while True:
+            raw = (await client.get_workflow_handle(workflow_id).describe()).raw_description
+            if not raw.HasField("pending_workflow_task") and not raw.pending_activities:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{workflow_id} still busy after {within:.0f}s")
+            await asyncio.sleep(0.05)
+
+
 async def measure(bench: Bench, samples: int = 3, case_types: tuple[str, ...] = CASE_TYPES) -> list[TypeCost]:
     """``bench`` must run with :func:`write_policy`'s policy (follow-up after 2 s)."""
     service = await bench.service()
@@ -73,16 +93,19 @@ async def measure(bench: Bench, samples: int = 3, case_types: tuple[str, ...] = 
         ours, ours_case, base, base_case = [], [], [], []
         for i in range(samples):
             case_id = f"c{run}-{case_type[:3]}-{i}"
-            await drive_case(service, case_id, case_type)
+            ledger_id = order_ledger_id("shop-1", f"o-{case_id}")
+            await drive_case(service, case_id, case_type,
+                             between=partial(idle, client, ledger_id, case_workflow_id(case_id)))
             await client.get_workflow_handle(case_workflow_id(case_id)).result()
             await asyncio.sleep(0.5)  # the ledger's last task (the settlement signal) may still run
             case = await history_cost(client, case_workflow_id(case_id))
-            ledger = await history_cost(client, order_ledger_id("shop-1", f"o-{case_id}"))
+            ledger = await history_cost(client, ledger_id)
             ours.append(case + ledger)
             ours_case.append(case)
 
-            await drive_baseline(client, queue, case_id, case_type, followup=FOLLOWUP)
             order_id, child_id = baseline_ids(case_id)
+            await drive_baseline(client, queue, case_id, case_type, followup=FOLLOWUP,
+                                 between=partial(idle, client, order_id, child_id))
             await client.get_workflow_handle(child_id).result()
             await asyncio.sleep(0.5)
             child = await history_cost(client, child_id)
