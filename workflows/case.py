@@ -78,7 +78,8 @@ with workflow.unsafe.imports_passed_through():
 ALARMS_FIRE_BY_THEIR_TIMER = "alarms-fire-by-their-timer"
 #: Patch: the first task upserts only the search attributes that differ from those the case was
 #: started with (the ledger sets them all, ``sa.at_start``). It implies ALARMS_FIRE_BY_THEIR_TIMER
-#: and takes that patch's place in new cases, so its marker costs no extra event.
+#: and takes that patch's place in new cases, so its marker costs no extra event; either id in
+#: ``TemporalChangeVersion`` means "alarms fire by their timer".
 ATTRIBUTES_SET_AT_START = "attributes-set-at-start"
 
 PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
@@ -160,8 +161,9 @@ class CaseWorkflow:
         self._followup_sent = False
         self._settled = False
         self._fired: set[str] = set()
-        # What the search attributes hold: nothing yet, or (ATTRIBUTES_SET_AT_START, in run) what
-        # the case was started with. Cases from before that patch upsert them all in their first task.
+        # What the search attributes are known to hold, by name (a name missing: unknown, so the
+        # next _publish upserts it, unsets included). Cases from before ATTRIBUTES_SET_AT_START know
+        # nothing and upsert everything in their first task; newer ones start from their start event.
         self._published: dict[str, Any] = {}
         self._alarms_by_timer = False
         self._notifications: list[asyncio.Task[Any]] = []
@@ -179,9 +181,10 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
-        if workflow.patched(ATTRIBUTES_SET_AT_START):
+        if workflow.patched(ATTRIBUTES_SET_AT_START):  # must stay run's first command
             self._alarms_by_timer = True
-            self._published = sa.as_published(workflow.info().typed_search_attributes)
+            info = workflow.info()
+            self._published = sa.as_published(info.typed_search_attributes, present=info.search_attributes.keys())
         self._notify(WaitingOn.MERCHANT, "case_opened",
                      f"New {self._type} request ({self._reason}) for order {self._order.order_id}")
         self._publish()

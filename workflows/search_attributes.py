@@ -7,6 +7,7 @@ only what changed; the case starts from what it was started with, ``as_published
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -54,11 +55,17 @@ def at_start(case_type: CaseType, order: Order, merchant_deadline: datetime) -> 
     )
 
 
-def as_published(attributes: TypedSearchAttributes) -> dict[str, Any]:
+def as_published(attributes: TypedSearchAttributes, present: Collection[str] = ()) -> dict[str, Any]:
     """What ``attributes`` (a case's at its start) hold, by name, in the form of :func:`values`
-    (None: not set), so a case upserts only what differs from them."""
-    held: dict[str, Any] = {key.name: None for key in ALL}
-    for pair in attributes:
-        if pair.key.name in held:
-            held[pair.key.name] = (pair.value or None) if isinstance(pair.value, list) else pair.value
+    (None: not set), so a case upserts only what differs from them. A name in ``present`` (the
+    names the start event carries) that the typed form could not read (no type metadata, another
+    type) is left out, so the case upserts it rather than assume it is unset."""
+    typed = {pair.key.name: pair.value for pair in attributes}
+    held: dict[str, Any] = {}
+    for key in ALL:
+        if key.name in typed:
+            value = typed[key.name]
+            held[key.name] = (value or None) if isinstance(value, list) else value
+        elif key.name not in present:
+            held[key.name] = None
     return held

@@ -1,7 +1,9 @@
 """Replay the committed histories (tests/histories) against today's workflow code.
 
 A change that alters the command sequence of running workflows must go behind
-``workflow.patched()``; without it, this test fails with a nondeterminism error.
+``workflow.patched()``; without it, this test fails with a nondeterminism error. Replay compares
+commands, not their contents: an upsert with other values, or another activity input, passes
+here, so what a case upserts is tested on the dev server (``test_search_attributes.py``).
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from temporalio.api.common.v1 import SearchAttributes
 from temporalio.common import TypedSearchAttributes
+from temporalio.converter import decode_typed_search_attributes, encode_search_attributes
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import CaseState, CaseType, WaitingOn
@@ -134,13 +136,29 @@ async def test_a_case_started_with_its_attributes_does_not_upsert_them_again(dev
 
 
 def test_what_a_case_was_started_with_reads_as_published_values():
-    deadline = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    """Through the wire form the start event carries (ISO datetimes, type metadata), with a
+    deadline in another time zone: the same values the case computes, so nothing is upserted."""
+    deadline = datetime(2026, 11, 30, 20, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
     order = request(datetime.now(UTC), "sa-5").order
-    started = sa.as_published(sa.at_start(CaseType.REFUND_ONLY, order, deadline))
+    wire = SearchAttributes()
+    encode_search_attributes(sa.at_start(CaseType.REFUND_ONLY, order, deadline), wire)
+    started = sa.as_published(decode_typed_search_attributes(wire), present=wire.indexed_fields.keys())
     assert started == sa.values(state=CaseState.AWAITING_MERCHANT_DECISION, case_type=CaseType.REFUND_ONLY,
-                                order=order, waiting_on=WaitingOn.MERCHANT, next_deadline=deadline,
+                                order=order, waiting_on=WaitingOn.MERCHANT, next_deadline=deadline.astimezone(UTC),
                                 dispute_risk=False, tracking_numbers=[])
     assert sa.as_published(TypedSearchAttributes([])) == dict.fromkeys(sa.BY_NAME)
+
+
+def test_an_attribute_the_start_event_carries_in_an_unreadable_form_is_upserted_again():
+    """Set at start without type metadata (the deprecated dictionary form): the typed form drops
+    it, so the case must not take it for unset (an unset it skipped would stay stale forever)."""
+    wire = SearchAttributes()
+    encode_search_attributes(sa.at_start(CaseType.REFUND_ONLY, request(datetime.now(UTC), "sa-6").order,
+                                         datetime(2026, 11, 30, tzinfo=UTC)), wire)
+    del wire.indexed_fields["WaitingOn"].metadata["type"]
+    started = sa.as_published(decode_typed_search_attributes(wire), present=wire.indexed_fields.keys())
+    assert "WaitingOn" not in started  # unknown: _publish upserts it whatever its value
+    assert started["CaseState"] == CaseState.AWAITING_MERCHANT_DECISION and started["TrackingNumbers"] is None
 
 
 async def test_a_case_started_without_attributes_gets_them_in_its_first_task(dev_server):
