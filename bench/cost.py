@@ -5,8 +5,9 @@ satisfaction follow-up comes after two seconds, so each case's history is comple
 driven, paid, followed up, closed. Before each command or courier event both sides wait until
 their workflows are idle (no workflow task or activity pending), as a case is when staff act
 hours apart: otherwise whether a command lands in the same workflow task as a notice's
-completion is down to timing, and that moved a type's count by up to 5 events from run to run. The order ledger's history (and the baseline order's) counts
-too: it is part of what a case costs. Also checked: the baseline makes the same Temporal calls
+completion is down to timing, and that moved a type's count by up to 5 events from run to run.
+The order ledger's history (and the baseline order's) counts too: it is part of what a case
+costs. Also checked: the baseline makes the same Temporal calls
 (updates, signals, activities, timers, child starts, external signals) as the case.
 """
 
