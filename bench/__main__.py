@@ -51,7 +51,8 @@ def _say(text: str) -> None:
 
 
 def _options(args: argparse.Namespace, **more: Any) -> StackOptions:
-    """The stack every benchmark runs on: the defaults, or ``--workers`` and ``--set`` when given."""
+    """The stack a benchmark runs on: the defaults, changed by ``--workers``, ``--set``,
+    ``--dynamic-config`` and ``--sqlite-pragma`` (tuning ignores them: its variants set their own)."""
     env = dict(item.split("=", 1) for item in args.settings or [])
     return StackOptions(worker_env=env, workers=args.workers or 1, dynamic_config=tuple(args.dynamic_config or ()),
                         sqlite_pragmas=(*DEFAULT_PRAGMAS, *(args.sqlite_pragmas or ())), **more)
@@ -180,23 +181,26 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="latency: seconds per run")
     p.add_argument("--clients", type=int, help="latency: concurrent HTTP clients")
     p.add_argument("--variants", help="tuning: comma-separated variant names (default: all)")
-    p.add_argument("--workers", type=positive_int, help="worker processes in the stack (default 1; not for tuning)")
+    p.add_argument("--workers", type=positive_int, help="worker processes in the stack (default 1)")
     p.add_argument("--set", dest="settings", action="append", metavar="NAME=VALUE",
                    help="a worker setting for the run, e.g. --set AFTERSALES_MAX_CACHED_WORKFLOWS=250 (repeatable)")
     p.add_argument("--dynamic-config", action="append", metavar="KEY=JSON_VALUE",
                    help="a dev-server dynamic config value for the run (repeatable)")
     p.add_argument("--sqlite-pragma", dest="sqlite_pragmas", action="append", metavar="NAME=VALUE",
                    help="a SQLite pragma for the dev server, on top of the defaults (repeatable)")
+    # --workers, --set, --dynamic-config and --sqlite-pragma apply to every benchmark but tuning.
     p.add_argument("--json", dest="json_path", help="also write the figures to this JSON file")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    bad = [item for item in args.settings or [] if "=" not in item or not item.split("=", 1)[0]]
-    if bad:
-        print(f"python -m bench: --set wants NAME=VALUE, got {bad[0]!r}", file=sys.stderr)
-        return 2
+    for flag, items in (("--set", args.settings), ("--dynamic-config", args.dynamic_config),
+                        ("--sqlite-pragma", args.sqlite_pragmas)):
+        bad = [item for item in items or [] if "=" not in item or not item.split("=", 1)[0]]
+        if bad:
+            print(f"python -m bench: {flag} wants NAME=VALUE, got {bad[0]!r}", file=sys.stderr)
+            return 2
     sizes = QUICK if args.quick else FULL
     names = NAMES if args.which == "all" else (args.which,)
     figures: dict[str, Any] = {"machine": machine(), "date": datetime.now(UTC).date().isoformat()}
