@@ -26,7 +26,7 @@ from workflows.messages import ParcelEvent
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 #: A folder per workflow code version; older folders stay, they prove old cases still replay.
-TAG = "v4-attributes-upserted-when-changed"
+TAG = "v5-payout-listed-when-slow"
 DAY = timedelta(days=1)
 
 
@@ -72,11 +72,17 @@ async def record() -> None:
         await env.sleep(timedelta(seconds=5))
         providers.refuse_payouts_for.clear()
         await svc.command("h-attention", "resume", SUPERVISOR)
+        # 6. A payout whose first attempt fails: listed as refunding, retried, paid once.
+        await env.sleep(timedelta(seconds=5))
+        providers.fail_next_payouts = 1
+        await svc.open_case(request(now, "h-slow-payout", type="refund_only", reason="changed_mind"), SYSTEM)
+        await svc.command("h-slow-payout", "approve", STAFF)
 
         await env.sleep(30 * DAY)
         folder = HISTORIES / TAG
         folder.mkdir(parents=True, exist_ok=True)
-        ids = [case_workflow_id(c) for c in ("h-timeout", "h-return", "h-exchange", "h-dispute", "h-attention")]
+        ids = [case_workflow_id(c) for c in ("h-timeout", "h-return", "h-exchange", "h-dispute", "h-attention",
+                                                 "h-slow-payout")]
         ids.append(order_ledger_id("shop-1", "o-h-return"))
         for workflow_id in ids:
             history = await env.client.get_workflow_handle(workflow_id).fetch_history()

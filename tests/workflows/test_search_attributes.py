@@ -40,12 +40,20 @@ async def dev_server():
 
 
 @contextlib.asynccontextmanager
-async def running_worker(client, task_queue: str) -> AsyncIterator[None]:
+async def running_worker(client, task_queue: str, providers: FakeProviders | None = None) -> AsyncIterator[None]:
     """The product's worker on ``task_queue``, with fake providers."""
     settings = Settings(AFTERSALES_TASK_QUEUE=task_queue, PAYMENT_URL="http://fake/payments",
                         COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
-    async with FakeProviders().client() as http, build_worker(client, settings, http):
+    async with (providers or FakeProviders()).client() as http, build_worker(client, settings, http):
         yield
+
+
+def upserted_states(history) -> list[str]:
+    """The ``CaseState`` values a case upserted, in order."""
+    return [e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields["CaseState"]
+            .data.decode().strip('"') for e in history.events
+            if e.HasField("upsert_workflow_search_attributes_event_attributes")
+            and "CaseState" in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields]
 
 
 async def visible(client, query: str, expected: int, attempts: int = 100) -> list:
@@ -118,8 +126,8 @@ async def test_a_new_case_is_searchable_from_its_start(dev_server):
 
 async def test_a_case_started_with_its_attributes_does_not_upsert_them_again(dev_server):
     """One visibility write fewer per case: the first task upserts only what differs from the
-    attributes the ledger started the case with (here: nothing). The patch that says so takes the
-    place of the older alarms patch in new cases, so the case has one patch marker, as before."""
+    attributes the ledger started the case with (here: nothing). The patch that says so (now the
+    newest, which implies it) takes the place of the older ones in new cases: one patch marker."""
     client = dev_server.client
     async with running_worker(client, "sa-lean"):
         service = CaseService(client, "sa-lean", Policy())
@@ -132,7 +140,49 @@ async def test_a_case_started_with_its_attributes_does_not_upsert_them_again(dev
     assert upserted == [{"TemporalChangeVersion"}]
     markers = [e.marker_recorded_event_attributes.details["patch-data"] for e in history.events
                if e.HasField("marker_recorded_event_attributes")]
-    assert len(markers) == 1 and b"attributes-set-at-start" in markers[0].payloads[0].data
+    assert len(markers) == 1 and b"payout-listed-when-slow" in markers[0].payloads[0].data
+
+
+async def test_a_payout_paid_at_once_goes_straight_to_refunded_in_lists(dev_server):
+    """The common case: the first attempt pays, so the case is never listed as refunding (one
+    visibility write fewer); lists go from its last waiting state to refunded."""
+    client = dev_server.client
+    async with running_worker(client, "sa-paid"):
+        service = CaseService(client, "sa-paid", Policy())
+        req = request(datetime.now(UTC), "sa-7", type="refund_only", reason="quality_issue")
+        await service.open_case(req, SYSTEM)
+        approved = await service.command("sa-7", "approve", STAFF)
+        assert approved.state == CaseState.REFUNDING  # the case itself says so at once
+        found = await visible(client, f"CaseState = 'refunded' AND OrderId = '{req.order.order_id}'", 1)
+        assert len(found) == 1 and found[0].typed_search_attributes.get(sa.WAITING_ON) is None
+        history = await client.get_workflow_handle(case_workflow_id("sa-7")).fetch_history()
+    assert upserted_states(history) == ["refunded"]
+
+
+async def test_a_payout_that_fails_at_first_is_listed_as_refunding_while_it_retries(dev_server):
+    """A payout that does not succeed at its first attempt is findable (CaseState = 'refunding',
+    WaitingOn = 'payment') while it retries, then pays exactly once under the same key."""
+    client = dev_server.client
+    providers = FakeProviders(fail_next_payouts=4)  # retried after 1, 2, 4 and 8 s
+    async with running_worker(client, "sa-slow", providers):
+        service = CaseService(client, "sa-slow", Policy())
+        req = request(datetime.now(UTC), "sa-8", type="refund_only", reason="quality_issue")
+        await service.open_case(req, SYSTEM)
+        await service.command("sa-8", "approve", STAFF)
+        found = await visible(client, f"CaseState = 'refunding' AND WaitingOn = 'payment' AND OrderId = "
+                                      f"'{req.order.order_id}'", 1)
+        assert [w.id for w in found] == [case_workflow_id("sa-8")]
+        assert providers.paid_for("sa-8") == []
+        final = await client.get_workflow_handle(case_workflow_id("sa-8")).query(CaseWorkflow.view)
+        while final.state == CaseState.REFUNDING:
+            await asyncio.sleep(0.2)
+            final = await client.get_workflow_handle(case_workflow_id("sa-8")).query(CaseWorkflow.view)
+        assert final.state == CaseState.REFUNDED
+        found = await visible(client, f"CaseState = 'refunded' AND OrderId = '{req.order.order_id}'", 1)
+        assert len(found) == 1
+        history = await client.get_workflow_handle(case_workflow_id("sa-8")).fetch_history()
+    assert upserted_states(history) == ["refunding", "refunded"]
+    assert providers.payout_calls == 5 and len(providers.paid_for("sa-8")) == 1
 
 
 def test_what_a_case_was_started_with_reads_as_published_values():
