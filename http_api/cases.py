@@ -201,9 +201,10 @@ async def list_cases(
     next_page_token: Annotated[str | None, Query(max_length=4096, include_in_schema=False)] = None,
 ) -> CasePage:
     """Cases matching every filter given, from Temporal visibility (rows may lag a change by a
-    moment; a case whose refund is being paid lists as ``refunding`` only once the payout's first
-    attempt has failed or run out of time, up to 30 s: before that the row keeps the case's
-    previous state). Staff and supervisors see their own shop only."""
+    moment). A case whose refund is being paid lists as ``refunding`` only once the payout's first
+    attempt has failed or not succeeded within 2 minutes; until then (usually a fraction of a
+    second) its row keeps what it listed before, state, ``waiting_on`` and deadline included.
+    Staff and supervisors see their own shop only."""
     if principal.role not in LISTERS:
         raise ApiError(403, f"a {principal.role} may not list cases", kind=kinds.FORBIDDEN)
     if principal.role in (Role.STAFF, Role.SUPERVISOR):

@@ -88,8 +88,11 @@ ATTRIBUTES_SET_AT_START = "attributes-set-at-start"
 PAYOUT_LISTED_WHEN_SLOW = "payout-listed-when-slow"
 
 PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
-#: A payout's first attempt, before the case is listed as refunding (PAYOUT_LISTED_WHEN_SLOW).
+#: A payout's first attempt, before the case is listed as refunding (PAYOUT_LISTED_WHEN_SLOW):
+#: one try, and at most this long from being scheduled (waiting for a worker included), so a
+#: payout held up anywhere is listed as refunding within a bounded time.
 PAYMENT_FIRST_ATTEMPT = RetryPolicy(maximum_attempts=1)
+PAYMENT_FIRST_ATTEMPT_WITHIN = timedelta(minutes=2)
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 
@@ -765,12 +768,14 @@ class CaseWorkflow:
 
     async def _pay_first_quietly(self, request: PayoutRequest) -> PayoutResult:
         """One attempt before the case is listed as refunding: most payouts succeed at once, and
-        then the case goes from its last listed state straight to refunded (one visibility write
-        fewer). A payout that fails or times out at its first attempt is listed as refunding, so
-        operators find it, and retried as before under the same idempotency key. A refusal (a
-        permanent 4xx) is not retried: the caller puts the case in needs_attention."""
+        then the case goes from its last listed attributes straight to refunded (one visibility
+        write fewer). A first attempt that fails, or has not succeeded within
+        PAYMENT_FIRST_ATTEMPT_WITHIN of being scheduled, makes the case listed as refunding, so
+        operators find it, and the payout is retried as before under the same idempotency key
+        (the activity looks the key up before paying). A refusal (a permanent 4xx) is not
+        retried: the caller puts the case in needs_attention."""
         try:
-            return await self._payout(request, PAYMENT_FIRST_ATTEMPT)
+            return await self._payout(request, PAYMENT_FIRST_ATTEMPT, within=PAYMENT_FIRST_ATTEMPT_WITHIN)
         except ActivityError as err:
             if isinstance(err.cause, ApplicationError) and err.cause.non_retryable:
                 raise
@@ -780,10 +785,12 @@ class CaseWorkflow:
         self._publish()
         return await self._payout(request, PAYMENT_RETRY)
 
-    async def _payout(self, request: PayoutRequest, retry_policy: RetryPolicy) -> PayoutResult:
+    async def _payout(self, request: PayoutRequest, retry_policy: RetryPolicy,
+                      within: timedelta | None = None) -> PayoutResult:
         return await workflow.execute_activity_method(
             PaymentActivities.pay_refund, request, start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=retry_policy, summary=f"pay {request.refund + request.reimbursement} {request.currency}")
+            schedule_to_close_timeout=within, retry_policy=retry_policy,
+            summary=f"pay {request.refund + request.reimbursement} {request.currency}")
 
     def _finish_payout(self) -> None:
         self._payout_status = PayoutStatus.PAID

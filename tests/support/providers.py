@@ -20,6 +20,7 @@ class FakeProviders:
     payout_calls: int = 0
     refuse_payouts_for: set[str] = field(default_factory=set)  # case ids whose payout gets a 422
     fail_next_payouts: int = 0  # answer 503 this many times
+    lose_next_payout_answers: int = 0  # record the payout, then answer 503 (the answer is lost)
     messages: list[dict[str, Any]] = field(default_factory=list)
     parcels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -62,6 +63,9 @@ class FakeProviders:
             "reimbursement": body["reimbursement"],
         }
         self.payouts[idem] = payout
+        if self.lose_next_payout_answers > 0:
+            self.lose_next_payout_answers -= 1
+            return httpx.Response(503, json={"detail": "gateway timeout after the payout was recorded"})
         return httpx.Response(201, json=payout)
 
     def paid_for(self, case_id: str) -> list[dict[str, Any]]:

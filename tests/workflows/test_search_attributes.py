@@ -20,7 +20,7 @@ from domain.policy import Policy
 from runtime.cases import CaseService
 from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER, temporal_cli_path
-from tests.support.factory import BUYER, STAFF, SYSTEM, request
+from tests.support.factory import BUYER, STAFF, SUPERVISOR, SYSTEM, request
 from tests.support.providers import FakeProviders
 from worker import build_worker
 from workflows import search_attributes as sa
@@ -163,7 +163,7 @@ async def test_a_payout_that_fails_at_first_is_listed_as_refunding_while_it_retr
     """A payout that does not succeed at its first attempt is findable (CaseState = 'refunding',
     WaitingOn = 'payment') while it retries, then pays exactly once under the same key."""
     client = dev_server.client
-    providers = FakeProviders(fail_next_payouts=4)  # retried after 1, 2, 4 and 8 s
+    providers = FakeProviders(fail_next_payouts=4)  # calls at 0 s, then 0, 1, 2 and 4 s later
     async with running_worker(client, "sa-slow", providers):
         service = CaseService(client, "sa-slow", Policy())
         req = request(datetime.now(UTC), "sa-8", type="refund_only", reason="quality_issue")
@@ -173,16 +173,64 @@ async def test_a_payout_that_fails_at_first_is_listed_as_refunding_while_it_retr
                                       f"'{req.order.order_id}'", 1)
         assert [w.id for w in found] == [case_workflow_id("sa-8")]
         assert providers.paid_for("sa-8") == []
-        final = await client.get_workflow_handle(case_workflow_id("sa-8")).query(CaseWorkflow.view)
-        while final.state == CaseState.REFUNDING:
-            await asyncio.sleep(0.2)
-            final = await client.get_workflow_handle(case_workflow_id("sa-8")).query(CaseWorkflow.view)
-        assert final.state == CaseState.REFUNDED
-        found = await visible(client, f"CaseState = 'refunded' AND OrderId = '{req.order.order_id}'", 1)
-        assert len(found) == 1
+        assert (await paid_and_listed(client, "sa-8", req.order.order_id)).state == CaseState.REFUNDED
         history = await client.get_workflow_handle(case_workflow_id("sa-8")).fetch_history()
     assert upserted_states(history) == ["refunding", "refunded"]
     assert providers.payout_calls == 5 and len(providers.paid_for("sa-8")) == 1
+
+
+async def paid_and_listed(client, case_id: str, order_id: str, within: float = 30.0):
+    """The case's view once it has left refunding, and once lists show it refunded."""
+    handle = client.get_workflow_handle(case_workflow_id(case_id))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    view = await handle.query(CaseWorkflow.view)
+    while view.state == CaseState.REFUNDING:
+        assert loop.time() < deadline, f"{case_id} still refunding after {within:.0f} s"
+        await asyncio.sleep(0.2)
+        view = await handle.query(CaseWorkflow.view)
+    found = await visible(client, f"CaseState = '{view.state}' AND OrderId = '{order_id}'", 1)
+    assert len(found) == 1
+    return view
+
+
+async def test_a_first_attempt_whose_answer_is_lost_is_not_paid_twice(dev_server):
+    """The provider records the payout but its answer is lost: the retry (listed as refunding)
+    finds the payout under the same idempotency key instead of paying again."""
+    client = dev_server.client
+    providers = FakeProviders(lose_next_payout_answers=1)
+    async with running_worker(client, "sa-lost", providers):
+        service = CaseService(client, "sa-lost", Policy())
+        req = request(datetime.now(UTC), "sa-9", type="refund_only", reason="quality_issue")
+        await service.open_case(req, SYSTEM)
+        await service.command("sa-9", "approve", STAFF)
+        final = await paid_and_listed(client, "sa-9", req.order.order_id)
+        history = await client.get_workflow_handle(case_workflow_id("sa-9")).fetch_history()
+    assert final.state == CaseState.REFUNDED
+    assert len(providers.paid_for("sa-9")) == 1 and providers.payout_calls == 1  # the retry found it
+    assert final.refund.payment_id == providers.paid_for("sa-9")[0]["payment_id"]
+    assert upserted_states(history) == ["refunding", "refunded"]
+
+
+async def test_a_refused_first_attempt_lists_needs_attention_and_never_refunding(dev_server):
+    """A permanent refusal at the first attempt is not retried: the case goes from its last listed
+    state to needs_attention; a supervisor's resume pays it, again unlisted while it succeeds."""
+    client = dev_server.client
+    providers = FakeProviders(refuse_payouts_for={"sa-10"})
+    async with running_worker(client, "sa-refused", providers):
+        service = CaseService(client, "sa-refused", Policy())
+        req = request(datetime.now(UTC), "sa-10", type="refund_only", reason="quality_issue")
+        await service.open_case(req, SYSTEM)
+        await service.command("sa-10", "approve", STAFF)
+        found = await visible(client, f"CaseState = 'needs_attention' AND OrderId = '{req.order.order_id}'", 1)
+        assert len(found) == 1
+        providers.refuse_payouts_for.clear()
+        await service.command("sa-10", "resume", SUPERVISOR)
+        final = await paid_and_listed(client, "sa-10", req.order.order_id)
+        history = await client.get_workflow_handle(case_workflow_id("sa-10")).fetch_history()
+    assert final.state == CaseState.REFUNDED and len(providers.paid_for("sa-10")) == 1
+    assert providers.payout_calls == 2
+    assert upserted_states(history) == ["needs_attention", "refunded"]
 
 
 def test_what_a_case_was_started_with_reads_as_published_values():
