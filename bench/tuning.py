@@ -26,7 +26,7 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, cache 500, 5+5 pollers, "
+    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, cache 125, 5+5 pollers, "
             "Python's GC thresholds"),
     Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
     Variant("modules reloaded per run", "the SDK's default sandbox", worker_env={"AFTERSALES_SHARE_WORKFLOW_MODULES": "false"}),
@@ -34,11 +34,10 @@ VARIANTS = [
             worker_env={"AFTERSALES_GC_THRESHOLDS": "5000,10,100"}),
     Variant("no workflow sandbox", "workflows run without the SDK's sandbox",
             worker_env={"AFTERSALES_WORKFLOW_SANDBOX": "false"}),
-    Variant("cache 2000", "four times the default cache (the default until 2026-11-22)",
-            worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "2000"}),
+    Variant("cache 500", "four times the default cache (the default until 2026-11-23)",
+            worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "500"}),
     Variant("cache 20", "fewer cached workflows than cases in flight", worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "20"}),
-    Variant("2 workers (cache 250 each)", "two worker processes, each with half the default cache",
-            worker_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": "250"}, workers=2),
+    Variant("2 workers", "two worker processes, each with the default cache", workers=2),
     Variant("diagnostic: no upserts", "the cases' search-attribute upserts skipped (BENCH_WITHOUT_UPSERTS; "
             "not a setting: what keeping them current costs)", worker_env={"BENCH_WITHOUT_UPSERTS": "1"}),
     Variant("eager activities", "the dev server hands an activity to the worker that scheduled it "
