@@ -1,6 +1,6 @@
 """Run the benchmarks and print their figures.
 
-    python -m bench                 # all of them, full size (about 50 minutes on 2 cores)
+    python -m bench                 # all of them, full size (about 40 minutes on 2 cores)
     python -m bench --quick         # all of them, small sizes (about 5 minutes)
     python -m bench throughput --cases 1000
     python -m bench cost --samples 3
