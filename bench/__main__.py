@@ -68,8 +68,13 @@ def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
     _say(f"  {'ours':<10}{r.ours_rate:>9.1f}{wo:>20.1f}{so:>20.1f}")
     _say(f"  {'baseline':<10}{r.baseline_rate:>9.1f}{wb:>20.1f}{sb:>20.1f}")
     _say(f"  ratio ours/baseline = {r.ratio:.2f} (target >= 0.85)")
+    # Where a run's spread comes from: each round in the order it ran.
+    _say("  rounds: " + ", ".join(f"{x.side} {x.rate:.1f}/s ({x.worker_cpu * 1000 / x.cases:.0f}+"
+                                  f"{x.server_cpu * 1000 / x.cases:.0f} ms)" for x in r.rounds))
     return {"cases": r.cases, "ours_per_s": r.ours_rate, "baseline_per_s": r.baseline_rate, "ratio": r.ratio,
-            "ours_cpu_ms": [wo, so], "baseline_cpu_ms": [wb, sb]}
+            "ours_cpu_ms": [wo, so], "baseline_cpu_ms": [wb, sb],
+            "rounds": [{"side": x.side, "cases": x.cases, "per_s": x.rate, "worker_cpu_s": x.worker_cpu,
+                        "server_cpu_s": x.server_cpu} for x in r.rounds]}
 
 
 def run_cost(args: argparse.Namespace) -> dict[str, Any]:

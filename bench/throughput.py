@@ -13,12 +13,25 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from bench.cases import drive_baseline, drive_case
 from bench.stack import Bench, cpu_seconds, run_bounded, wait_for_payouts
 from runtime.cases import CaseService
+
+
+@dataclass
+class Round:
+    side: str
+    cases: int
+    seconds: float
+    worker_cpu: float
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.cases / self.seconds
 
 
 @dataclass
@@ -28,6 +41,7 @@ class Throughput:
     baseline_seconds: float
     ours_cpu: tuple[float, float] = (0.0, 0.0)  # worker, server CPU seconds over the measured rounds
     baseline_cpu: tuple[float, float] = (0.0, 0.0)
+    rounds: list[Round] = field(default_factory=list)  # in the order they ran
 
     @property
     def ours_rate(self) -> float:
@@ -89,10 +103,12 @@ async def measure(bench: Bench, cases: int, concurrency: int, case_type: str = "
     for side in sides:
         await _round(bench, min(warmup, cases), concurrency, drivers[side])
     totals = {"ours": [0.0, 0.0, 0.0], "baseline": [0.0, 0.0, 0.0]}
+    measured = []
     for side, count in schedule(cases, rounds):
         if side not in sides:
             continue
         figures = await _round(bench, count, concurrency, drivers[side])
+        measured.append(Round(side, count, *figures))
         totals[side] = [a + b for a, b in zip(totals[side], figures, strict=True)]
     o, b = totals["ours"], totals["baseline"]
-    return Throughput(cases, o[0], b[0] or float("nan"), (o[1], o[2]), (b[1], b[2]))
+    return Throughput(cases, o[0], b[0] or float("nan"), (o[1], o[2]), (b[1], b[2]), measured)

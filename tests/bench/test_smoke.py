@@ -30,6 +30,8 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
 
     assert figures["throughput"]["ours_per_s"] > 0 and figures["throughput"]["baseline_per_s"] > 0
+    sides = [r["side"] for r in figures["throughput"]["rounds"]]
+    assert sides.count("ours") == sides.count("baseline") > 0  # every round is reported
 
     for case_type in CASE_TYPES:
         cost = figures["cost"][case_type]
