@@ -102,13 +102,12 @@ async def measure(bench: Bench, cases: int, concurrency: int, case_type: str = "
     drivers = {"ours": ours, "baseline": baseline}
     for side in sides:
         await _round(bench, min(warmup, cases), concurrency, drivers[side])
-    totals = {"ours": [0.0, 0.0, 0.0], "baseline": [0.0, 0.0, 0.0]}
-    measured = []
-    for side, count in schedule(cases, rounds):
-        if side not in sides:
-            continue
-        figures = await _round(bench, count, concurrency, drivers[side])
-        measured.append(Round(side, count, *figures))
-        totals[side] = [a + b for a, b in zip(totals[side], figures, strict=True)]
-    o, b = totals["ours"], totals["baseline"]
+    measured = [Round(side, count, *await _round(bench, count, concurrency, drivers[side]))
+                for side, count in schedule(cases, rounds) if side in sides]
+
+    def total(side: str) -> tuple[float, float, float]:
+        mine = [r for r in measured if r.side == side]
+        return (sum(r.seconds for r in mine), sum(r.worker_cpu for r in mine), sum(r.server_cpu for r in mine))
+
+    o, b = total("ours"), total("baseline")
     return Throughput(cases, o[0], b[0] or float("nan"), (o[1], o[2]), (b[1], b[2]), measured)

@@ -745,7 +745,6 @@ class CaseWorkflow:
             else:
                 result = await self._payout(request, PAYMENT_RETRY)
         except ActivityError as err:
-            self._payout_slow = False
             cause = err.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(err)
             self._payout_status = PayoutStatus.FAILED
@@ -756,7 +755,8 @@ class CaseWorkflow:
             self._notify(WaitingOn.MERCHANT, "needs_attention", f"Refund for case {self._case_id} failed: {reason}. "
                          "Fix it and resume the case", supervisor=True, shop=False)
             return
-        self._payout_slow = False
+        finally:
+            self._payout_slow = False  # paid or failed: the next payout (after a resume) starts quiet again
         self._paid_lines = lines
         self._payment_id = result.payment_id
         self._record(SYSTEM_ACTOR, "refund_paid", {"payment_id": result.payment_id, "amount": result.amount,
