@@ -26,7 +26,7 @@ from workflows.messages import ParcelEvent
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 #: A folder per workflow code version; older folders stay, they prove old cases still replay.
-TAG = "v5-payout-listed-when-slow"
+TAG = "v6-case-version-at-start"
 DAY = timedelta(days=1)
 
 

@@ -25,7 +25,8 @@ HISTORIES = sorted(ROOT.glob("*/*.json"))  # one folder per workflow code versio
 def test_there_are_histories_of_every_code_version():
     versions = {p.parent.name for p in HISTORIES}
     assert {"v1-clock-alarms", "v2-alarms-by-timer", "v3-search-attributes-at-start",
-            "v4-attributes-upserted-when-changed", "v5-payout-listed-when-slow"} <= versions
+            "v4-attributes-upserted-when-changed", "v5-payout-listed-when-slow",
+            "v6-case-version-at-start"} <= versions
     assert all(len(list((ROOT / v).glob("*.json"))) >= 5 for v in versions)
 
 
