@@ -84,7 +84,7 @@ ATTRIBUTES_SET_AT_START = "attributes-set-at-start"
 #: Patch: a payout's first attempt runs before the case is listed as ``refunding``; only a payout
 #: that does not succeed at once (its first attempt failed or ran out of time) is published as
 #: ``refunding`` while it retries, so the common case makes one visibility write fewer. Implies
-#: ATTRIBUTES_SET_AT_START and takes its place in new cases (still one marker per case).
+#: ATTRIBUTES_SET_AT_START and took its place in cases opened before v6 (one marker per case).
 PAYOUT_LISTED_WHEN_SLOW = "payout-listed-when-slow"
 #: v6: a case opened with ``CaseStart.case_version`` >= 6 has every change above from its start,
 #: fixed by its input, so it asks for no patch: no marker event and no ``TemporalChangeVersion``
@@ -211,11 +211,8 @@ class CaseWorkflow:
     async def run(self, start: CaseStart) -> CaseView:
         # Must stay run's first command. Only one of the two patches is ever recorded: the newer
         # implies the older, and a replay of a case that has the older finds the newer absent.
-        # A case opened as v6 or later asks for neither.
-        if start.case_version >= CASE_VERSION_WITHOUT_PATCHES:
-            self._payout_listed_when_slow = True
-            self._start_from_attributes_set_at_start()
-        elif workflow.patched(PAYOUT_LISTED_WHEN_SLOW):
+        # A case opened as v6 or later asks for neither (the ``or`` keeps it from asking).
+        if start.case_version >= CASE_VERSION_WITHOUT_PATCHES or workflow.patched(PAYOUT_LISTED_WHEN_SLOW):
             self._payout_listed_when_slow = True
             self._start_from_attributes_set_at_start()
         elif workflow.patched(ATTRIBUTES_SET_AT_START):

@@ -149,17 +149,19 @@ async def test_a_case_opened_before_v6_still_decides_by_its_patch(dev_server):
     async with running_worker(client, "sa-v5"):
         req = request(datetime.now(UTC), "sa-8", type="refund_only", reason="quality_issue")
         grant = grant_for(req, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
-        start = CaseStart(request=req, policy=Policy(), grant=grant, opened_by=SYSTEM, opened_at=datetime.now(UTC),
+        policy, now = Policy(), datetime.now(UTC)
+        start = CaseStart(request=req, policy=policy, grant=grant, opened_by=SYSTEM, opened_at=now,
                           ledger_workflow_id="an-old-ledger")
         assert start.case_version == 0
+        decide_by = now + policy.deadlines.merchant_decision(req.order.shipped_at is not None)
         handle = await client.start_workflow(
             CaseWorkflow.run, start, id=case_workflow_id("sa-8"), task_queue="sa-v5",
-            search_attributes=sa.at_start(req.type, req.order, datetime.now(UTC) + timedelta(days=2)))
+            search_attributes=sa.at_start(req.type, req.order, decide_by))  # as the ledger sets them
         await handle.query(CaseWorkflow.view)  # the first task has run
         history = await handle.fetch_history()
     upserted = [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
                 for e in history.events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
-    assert upserted[0] == {"TemporalChangeVersion"}
+    assert upserted == [{"TemporalChangeVersion"}]
     markers = [e.marker_recorded_event_attributes.details["patch-data"] for e in history.events
                if e.HasField("marker_recorded_event_attributes")]
     assert len(markers) == 1 and b"payout-listed-when-slow" in markers[0].payloads[0].data
@@ -177,15 +179,18 @@ async def test_a_case_opened_by_newer_code_waits_for_a_worker_that_knows_its_ver
         handle = await client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id("sa-9"),
                                              task_queue="sa-future")
         failures: list = []
+        attempt = 0
         for _ in range(100):
             history = await handle.fetch_history()
             failures = [e.workflow_task_failed_event_attributes.failure.message for e in history.events
                         if e.HasField("workflow_task_failed_event_attributes")]
-            if failures:
+            description = await handle.describe()
+            attempt = description.raw_description.pending_workflow_task.attempt
+            if failures and attempt >= 2:
                 break
             await asyncio.sleep(0.1)
-        description = await handle.describe()
     assert failures and f"opened as version {CASE_VERSION + 1}" in failures[0], failures
+    assert attempt >= 2  # retried, not given up
     assert description.status is not None and description.status.name == "RUNNING"
     assert not [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
                 or e.HasField("workflow_task_completed_event_attributes")]
