@@ -65,7 +65,14 @@ class Bench:
         return pids
 
     def server_pid(self) -> int:
-        child = next(c for c in self.stack.children if c.name == "temporal")
+        return self._pid("temporal")
+
+    def providers_pid(self) -> int:
+        """The sandbox that stands in for the payment, courier and notification providers."""
+        return self._pid("sandbox")
+
+    def _pid(self, name: str) -> int:
+        child = next(c for c in self.stack.children if c.name == name)
         assert child.process is not None
         return child.process.pid
 

@@ -28,6 +28,10 @@ class Round:
     seconds: float
     worker_cpu: float
     server_cpu: float
+    #: The benchmark's own client (this process, driving the cases) and the fake providers: not
+    #: the stack under test, but on the same 2 cores, so they weigh on the rate too.
+    driver_cpu: float = 0.0
+    providers_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -39,8 +43,9 @@ class Throughput:
     cases: int
     ours_seconds: float
     baseline_seconds: float
-    ours_cpu: tuple[float, float] = (0.0, 0.0)  # worker, server CPU seconds over the measured rounds
-    baseline_cpu: tuple[float, float] = (0.0, 0.0)
+    #: CPU seconds over the measured rounds: worker, server, driver, providers (as in ``Round``).
+    ours_cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    baseline_cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     rounds: list[Round] = field(default_factory=list)  # in the order they ran
 
     @property
@@ -55,24 +60,33 @@ class Throughput:
     def ratio(self) -> float:
         return self.ours_rate / self.baseline_rate
 
-    def cpu_ms_per_case(self, ours: bool = True) -> tuple[float, float]:
-        worker, server = self.ours_cpu if ours else self.baseline_cpu
-        return worker * 1000 / self.cases, server * 1000 / self.cases
+    def cpu_ms_per_case(self, ours: bool = True) -> tuple[float, float, float, float]:
+        """Worker, server, driver and providers CPU per case, in ms."""
+        worker, server, driver, providers = (seconds * 1000 / self.cases
+                                             for seconds in (self.ours_cpu if ours else self.baseline_cpu))
+        return worker, server, driver, providers
+
+
+def _cpu(bench: Bench) -> tuple[float, float, float, float]:
+    """CPU seconds so far of the worker(s), the server, this process and the providers."""
+    return (cpu_seconds(bench.worker_pids()), cpu_seconds(bench.server_pid()), time.process_time(),
+            cpu_seconds(bench.providers_pid()))
 
 
 async def _round(bench: Bench, count: int, concurrency: int,
-                 drive: Callable[[str], Awaitable[None]]) -> tuple[float, float, float]:
+                 drive: Callable[[str], Awaitable[None]]) -> tuple[float, float, float, float, float]:
     """Drive ``count`` cases; return the seconds until the last payout was recorded and the CPU
-    seconds the worker and the server spent meanwhile."""
-    cpu = cpu_seconds(bench.worker_pids()), cpu_seconds(bench.server_pid())
+    seconds the worker, the server, the driver and the providers spent meanwhile."""
+    before = _cpu(bench)
     async with bench.sandbox() as sandbox:
         await sandbox.post("/reset")
         run = uuid.uuid4().hex[:8]
         started = time.monotonic()
         await run_bounded([partial(drive, f"t{run}-{i:05d}") for i in range(count)], concurrency)
         finished = await wait_for_payouts(sandbox, count, within=120 + count)
-        return (finished - started, cpu_seconds(bench.worker_pids()) - cpu[0],
-                cpu_seconds(bench.server_pid()) - cpu[1])
+        after = _cpu(bench)
+        worker, server, driver, providers = (a - b for a, b in zip(after, before, strict=True))
+        return finished - started, worker, server, driver, providers
 
 
 def schedule(cases: int, rounds: int) -> list[tuple[str, int]]:
@@ -105,9 +119,10 @@ async def measure(bench: Bench, cases: int, concurrency: int, case_type: str = "
     measured = [Round(side, count, *await _round(bench, count, concurrency, drivers[side]))
                 for side, count in schedule(cases, rounds) if side in sides]
 
-    def total(side: str) -> tuple[float, float, float]:
+    def total(side: str) -> tuple[float, tuple[float, float, float, float]]:
         mine = [r for r in measured if r.side == side]
-        return (sum(r.seconds for r in mine), sum(r.worker_cpu for r in mine), sum(r.server_cpu for r in mine))
+        return (sum(r.seconds for r in mine), (sum(r.worker_cpu for r in mine), sum(r.server_cpu for r in mine),
+                                               sum(r.driver_cpu for r in mine), sum(r.providers_cpu for r in mine)))
 
-    o, b = total("ours"), total("baseline")
-    return Throughput(cases, o[0], b[0] or float("nan"), (o[1], o[2]), (b[1], b[2]), measured)
+    (ours_seconds, ours_cpu), (baseline_seconds, baseline_cpu) = total("ours"), total("baseline")
+    return Throughput(cases, ours_seconds, baseline_seconds or float("nan"), ours_cpu, baseline_cpu, measured)

@@ -68,7 +68,7 @@ def measure(cases: int, concurrency: int, names: list[str] | None = None, say=pr
             options.sqlite_pragmas = variant.pragmas
         with running_stack(options, say=say) as bench:
             result = asyncio.run(throughput.measure(bench, cases, concurrency, sides=("ours",)))
-        worker_ms, server_ms = result.cpu_ms_per_case()
+        worker_ms, server_ms, *_ = result.cpu_ms_per_case()
         rows.append(TuningRow(variant, result.ours_rate, worker_ms, server_ms))
         say(f"  {variant.name:<26} {result.ours_rate:6.1f} cases/s")
     return rows
