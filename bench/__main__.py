@@ -163,11 +163,15 @@ def run_tuning(args: argparse.Namespace) -> dict[str, Any]:
     _say(f"tuning: our throughput ({args.cases} return_refund cases, {args.concurrency} in flight), one change at a time")
     names = [n.strip() for n in args.variants.split(",")] if args.variants else None
     rows = tuning.measure(args.cases, args.concurrency, names, say=_say)
-    _say(f"  {'variant':<26}{'cases/s':>9}{'vs defaults':>12}{'worker ms':>11}{'server ms':>11}")
+    _say(f"  {'variant':<26}{'cases/s':>9}{'vs defaults':>12}{'worker ms':>11}{'server ms':>11}"
+         f"{'worker MiB':>12}{'server MiB':>12}")
     base = rows[0].rate if rows else 1
     for r in rows:
-        _say(f"  {r.variant.name:<26}{r.rate:>9.1f}{r.rate / base:>12.2f}{r.worker_cpu_ms:>11.1f}{r.server_cpu_ms:>11.1f}")
-    return {r.variant.name: {"per_s": r.rate, "worker_cpu_ms": r.worker_cpu_ms, "server_cpu_ms": r.server_cpu_ms}
+        _say(f"  {r.variant.name:<26}{r.rate:>9.1f}{r.rate / base:>12.2f}{r.worker_cpu_ms:>11.1f}{r.server_cpu_ms:>11.1f}"
+             f"{r.worker_peak_mib:>12.0f}{r.server_peak_mib:>12.0f}")
+    _say("  (ms: CPU per case; MiB: peak resident memory over the run)")
+    return {r.variant.name: {"per_s": r.rate, "worker_cpu_ms": r.worker_cpu_ms, "server_cpu_ms": r.server_cpu_ms,
+                             "worker_peak_mib": r.worker_peak_mib, "server_peak_mib": r.server_peak_mib}
             for r in rows}
 
 

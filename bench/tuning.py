@@ -2,7 +2,8 @@
 
 Each variant runs on a fresh stack, so the database starts empty every time. The settings are
 the worker's (``runtime.settings.Settings``, by environment variable) and the dev server's
-SQLite pragmas. The first variant is the shipped defaults; the README explains each default by
+SQLite pragmas (the environment of a variant reaches every process of the stack, so ``GOGC``
+tunes the dev server's Go runtime). The first variant is the shipped defaults; the README explains each default by
 its row here.
 """
 
@@ -12,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from bench import throughput
-from bench.stack import StackOptions, running_stack
+from bench.stack import StackOptions, memory_kib, running_stack
 
 
 @dataclass
@@ -46,6 +47,8 @@ VARIANTS = [
             worker_env={"AFTERSALES_WORKFLOW_TASK_POLLERS": "2", "AFTERSALES_ACTIVITY_TASK_POLLERS": "2"}),
     Variant("pollers 10+10", "more workflow and activity task pollers",
             worker_env={"AFTERSALES_WORKFLOW_TASK_POLLERS": "10", "AFTERSALES_ACTIVITY_TASK_POLLERS": "10"}),
+    Variant("server GOGC=200", "the dev server's Go garbage collector runs half as often (Go's default is "
+            "100): less server CPU for more server memory", worker_env={"GOGC": "200"}),
 ]
 
 
@@ -55,6 +58,8 @@ class TuningRow:
     rate: float
     worker_cpu_ms: float
     server_cpu_ms: float
+    worker_peak_mib: float = 0.0  # peak resident memory over the run (summed over worker processes)
+    server_peak_mib: float = 0.0
 
 
 def measure(cases: int, concurrency: int, names: list[str] | None = None, say=print) -> list[TuningRow]:  # noqa: ANN001
@@ -68,7 +73,9 @@ def measure(cases: int, concurrency: int, names: list[str] | None = None, say=pr
             options.sqlite_pragmas = variant.pragmas
         with running_stack(options, say=say) as bench:
             result = asyncio.run(throughput.measure(bench, cases, concurrency, sides=("ours",)))
+            worker_peak, server_peak = (memory_kib(pids)["VmHWM"] / 1024
+                                        for pids in (bench.worker_pids(), bench.server_pid()))
         worker_ms, server_ms, *_ = result.cpu_ms_per_case()
-        rows.append(TuningRow(variant, result.ours_rate, worker_ms, server_ms))
+        rows.append(TuningRow(variant, result.ours_rate, worker_ms, server_ms, worker_peak, server_peak))
         say(f"  {variant.name:<26} {result.ours_rate:6.1f} cases/s")
     return rows

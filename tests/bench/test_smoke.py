@@ -60,4 +60,7 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert set(figures["tuning"]) == {"defaults", "2 workers"}
     for variant in figures["tuning"].values():  # CPU is read off every worker process
         assert variant["per_s"] > 0 and variant["worker_cpu_ms"] > 0
+        assert variant["worker_peak_mib"] > 30 and variant["server_peak_mib"] > 30  # a Python and a Go process
+    # Two worker processes at the default cache hold more than one does.
+    assert figures["tuning"]["2 workers"]["worker_peak_mib"] > figures["tuning"]["defaults"]["worker_peak_mib"]
     assert "ratio ours/baseline" in run.stdout and "p99 ours/baseline" in run.stdout
