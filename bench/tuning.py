@@ -2,9 +2,9 @@
 
 Each variant runs on a fresh stack, so the database starts empty every time. The settings are
 the worker's (``runtime.settings.Settings``, by environment variable) and the dev server's
-SQLite pragmas (the environment of a variant reaches every process of the stack, so ``GOGC``
-tunes the dev server's Go runtime). The first variant is the shipped defaults; the README explains each default by
-its row here.
+SQLite pragmas and dynamic config. A variant's environment reaches every process of the stack,
+so ``GOGC`` tunes the dev server's Go runtime. The first variant is the shipped defaults; the
+README explains each default by its row here.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class Variant:
     name: str
     why: str
     pragmas: tuple[str, ...] | None = None  # None: the defaults
+    #: Environment of every process in the stack: the worker's settings, or e.g. GOGC for the server.
     worker_env: dict[str, str] = field(default_factory=dict)
     workers: int = 1
     dynamic_config: tuple[str, ...] = ()
