@@ -40,21 +40,22 @@ class Round:
 
 @dataclass
 class Throughput:
-    cases: int
-    ours_seconds: float
-    baseline_seconds: float
-    #: CPU seconds over the measured rounds: worker, server, driver, providers (as in ``Round``).
-    ours_cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    baseline_cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    rounds: list[Round] = field(default_factory=list)  # in the order they ran
+    cases: int  # per side
+    rounds: list[Round] = field(default_factory=list)  # in the order they ran; every total is summed from them
+
+    def _side(self, ours: bool) -> list[Round]:
+        return [r for r in self.rounds if r.side == ("ours" if ours else "baseline")]
+
+    def seconds(self, ours: bool = True) -> float:
+        return sum(r.seconds for r in self._side(ours)) or float("nan")  # nan: that side did not run
 
     @property
     def ours_rate(self) -> float:
-        return self.cases / self.ours_seconds
+        return self.cases / self.seconds(True)
 
     @property
     def baseline_rate(self) -> float:
-        return self.cases / self.baseline_seconds
+        return self.cases / self.seconds(False)
 
     @property
     def ratio(self) -> float:
@@ -62,8 +63,9 @@ class Throughput:
 
     def cpu_ms_per_case(self, ours: bool = True) -> tuple[float, float, float, float]:
         """Worker, server, driver and providers CPU per case, in ms."""
-        worker, server, driver, providers = (seconds * 1000 / self.cases
-                                             for seconds in (self.ours_cpu if ours else self.baseline_cpu))
+        mine = self._side(ours)
+        worker, server, driver, providers = (sum(getattr(r, name) for r in mine) * 1000 / self.cases
+                                             for name in ("worker_cpu", "server_cpu", "driver_cpu", "providers_cpu"))
         return worker, server, driver, providers
 
 
@@ -118,11 +120,4 @@ async def measure(bench: Bench, cases: int, concurrency: int, case_type: str = "
         await _round(bench, min(warmup, cases), concurrency, drivers[side])
     measured = [Round(side, count, *await _round(bench, count, concurrency, drivers[side]))
                 for side, count in schedule(cases, rounds) if side in sides]
-
-    def total(side: str) -> tuple[float, tuple[float, float, float, float]]:
-        mine = [r for r in measured if r.side == side]
-        return (sum(r.seconds for r in mine), (sum(r.worker_cpu for r in mine), sum(r.server_cpu for r in mine),
-                                               sum(r.driver_cpu for r in mine), sum(r.providers_cpu for r in mine)))
-
-    (ours_seconds, ours_cpu), (baseline_seconds, baseline_cpu) = total("ours"), total("baseline")
-    return Throughput(cases, ours_seconds, baseline_seconds or float("nan"), ours_cpu, baseline_cpu, measured)
+    return Throughput(cases, measured)
