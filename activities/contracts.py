@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -21,6 +22,14 @@ class PayoutRequest(Strict):
     refund: int = Field(ge=0, description="gives back what the buyer paid")
     reimbursement: int = Field(ge=0, description="return shipping and compensation on top")
     lines: list[BreakdownLine]
+    earlier_keys: list[str] = Field(
+        default_factory=list,
+        description="the keys of this case's earlier payouts, each refused: looked up before paying, so a "
+        "payout the provider recorded despite its refusal is taken, not paid again")
+
+    def provider_body(self) -> dict[str, Any]:
+        """What the payment provider is sent: everything but our own lookups."""
+        return self.model_dump(mode="json", exclude={"earlier_keys"})
 
 
 class PayoutResult(Strict):

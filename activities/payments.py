@@ -4,6 +4,12 @@ The idempotency key comes from the workflow. Before paying, the activity asks th
 whether that key was already paid (a crash after the provider recorded the payment but before
 the workflow heard of it); only if not does it pay, and the payment itself carries the key so
 the provider drops a duplicate even if two attempts race.
+
+A payout after a ``resume`` runs under a new key (a provider may remember the refusal under the
+old one), so it first looks up every earlier key of the case too: if the provider recorded one
+of them after all (it refused, then paid), that payment is the case's, and nothing is paid again.
+An earlier key the provider answers about with anything but "paid" or "unknown" stops the payout
+(a permanent refusal for a 4xx, a retry for a 5xx): money is only paid when none was.
 """
 
 from __future__ import annotations
@@ -22,15 +28,19 @@ class PaymentActivities:
 
     @activity.defn(name="pay_refund")
     async def pay_refund(self, request: PayoutRequest) -> PayoutResult:
-        existing = await self._client.get(f"{self._base_url}/payouts/{request.idempotency_key}")
-        if existing.status_code == 200:
-            return self._result(existing.json(), already_paid=True)
-        if existing.status_code != 404:
-            raise_for_provider(existing, "payment", permanent_type="PaymentRefused")
+        for key in (*request.earlier_keys, request.idempotency_key):
+            existing = await self._client.get(f"{self._base_url}/payouts/{key}")
+            if existing.status_code == 200:
+                if key != request.idempotency_key:
+                    activity.logger.warning("payout %s: the provider recorded the earlier payout %s after all; "
+                                            "not paying again", request.idempotency_key, key)
+                return self._result(existing.json(), already_paid=True)
+            if existing.status_code != 404:
+                raise_for_provider(existing, "payment", permanent_type="PaymentRefused")
 
         response = await self._client.post(
             f"{self._base_url}/payouts",
-            json=request.model_dump(mode="json"),
+            json=request.provider_body(),
             headers={"Idempotency-Key": request.idempotency_key},
         )
         raise_for_provider(response, "payment", permanent_type="PaymentRefused")

@@ -752,10 +752,13 @@ class CaseWorkflow:
             self._finish_payout()
             return
         self._payout_status = PayoutStatus.PENDING
-        key = f"aftersales:{self._case_id}:payout:{self._payout_generation}"
+        key = self._payout_key(self._payout_generation)
+        # After a resume, the keys refused before are looked up first (see PaymentActivities).
+        earlier = [self._payout_key(g) for g in range(self._payout_generation)]
         request = PayoutRequest(idempotency_key=key, case_id=self._case_id, order_id=self._order.order_id,
                                 shop_id=self._order.shop_id, buyer_id=self._order.buyer_id,
-                                currency=self._order.currency, refund=refund, reimbursement=reimbursement, lines=lines)
+                                currency=self._order.currency, refund=refund, reimbursement=reimbursement, lines=lines,
+                                earlier_keys=earlier)
         try:
             if self._payout_listed_when_slow:
                 result = await self._pay_first_quietly(request)
@@ -778,10 +781,14 @@ class CaseWorkflow:
         self._payment_id = result.payment_id
         self._record(SYSTEM_ACTOR, "refund_paid", {"payment_id": result.payment_id, "amount": result.amount,
                                                    "refund": refund, "reimbursement": reimbursement,
-                                                   "currency": result.currency, "idempotency_key": key})
+                                                   "currency": result.currency, "idempotency_key": key,
+                                                   "already_paid": result.already_paid})
         self._notify(WaitingOn.BUYER, "refund_paid", f"{result.amount} {result.currency} minor units are on "
                      "their way back to your original payment method")
         self._finish_payout()
+
+    def _payout_key(self, generation: int) -> str:
+        return f"aftersales:{self._case_id}:payout:{generation}"
 
     async def _pay_first_quietly(self, request: PayoutRequest) -> PayoutResult:
         """One attempt before the case is listed as refunding: most payouts succeed at once, and

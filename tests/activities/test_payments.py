@@ -17,9 +17,10 @@ KEY = "payout-case-1-1"
 PAID = {"payment_id": "pay-42", "amount": 12_200, "currency": "CNY", "case_id": "case-1"}
 
 
-def payout_request() -> PayoutRequest:
+def payout_request(earlier_keys: list[str] | None = None) -> PayoutRequest:
     return PayoutRequest(
         idempotency_key=KEY,
+        earlier_keys=earlier_keys or [],
         case_id="case-1",
         order_id="order-1",
         shop_id="shop-1",
@@ -48,15 +49,15 @@ def not_paid_yet_then(post_status: int, post_body=None, **kwargs):
     return answer
 
 
-async def pay(provider: RecordingProvider, base: str = BASE) -> PayoutResult:
+async def pay(provider: RecordingProvider, base: str = BASE, earlier_keys: list[str] | None = None) -> PayoutResult:
     async with provider.client() as client:
         activities = PaymentActivities(client, base)
-        return await ActivityEnvironment().run(activities.pay_refund, payout_request())
+        return await ActivityEnvironment().run(activities.pay_refund, payout_request(earlier_keys))
 
 
-async def pay_expecting_error(provider: RecordingProvider) -> ApplicationError:
+async def pay_expecting_error(provider: RecordingProvider, earlier_keys: list[str] | None = None) -> ApplicationError:
     with pytest.raises(ApplicationError) as caught:
-        await pay(provider)
+        await pay(provider, earlier_keys=earlier_keys)
     return caught.value
 
 
@@ -99,6 +100,55 @@ async def test_base_url_with_a_trailing_slash_reaches_the_same_paths():
     provider = RecordingProvider(not_paid_yet_then(201, PAID))
     await pay(provider, base=BASE + "/")
     assert provider.calls() == [("GET", f"/v1/payouts/{KEY}"), ("POST", "/v1/payouts")]
+
+
+# --------------------------------------------------------------------------------------------
+# After a resume: the earlier (refused) keys are looked up first
+
+EARLIER = ["payout-case-1-0a", "payout-case-1-0b"]
+
+
+def by_key(paid: dict[str, dict], post_status: int = 201):
+    """GET answers 200 for the keys in ``paid`` and 404 for the rest; POST pays."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            key = request.url.path.rsplit("/", 1)[-1]
+            return httpx.Response(200, json=paid[key]) if key in paid else httpx.Response(404, json={"detail": "no"})
+        return httpx.Response(post_status, json=PAID)
+
+    return answer
+
+
+async def test_earlier_keys_never_paid_are_looked_up_then_the_new_key_pays():
+    provider = RecordingProvider(by_key({}))
+    result = await pay(provider, earlier_keys=EARLIER)
+    assert result.already_paid is False
+    assert provider.calls() == [("GET", f"/v1/payouts/{EARLIER[0]}"), ("GET", f"/v1/payouts/{EARLIER[1]}"),
+                                ("GET", f"/v1/payouts/{KEY}"), ("POST", "/v1/payouts")]
+    assert "earlier_keys" not in provider.body(3)  # the provider gets its own fields only
+
+
+async def test_an_earlier_key_the_provider_paid_after_all_is_the_payment_and_nothing_is_paid_again():
+    earlier_payment = {**PAID, "payment_id": "pay-7"}
+    provider = RecordingProvider(by_key({EARLIER[1]: earlier_payment}))
+    result = await pay(provider, earlier_keys=EARLIER)
+    assert result == PayoutResult(payment_id="pay-7", amount=12_200, currency="CNY", already_paid=True)
+    assert [method for method, _ in provider.calls()] == ["GET", "GET"]
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(503, True), (403, False)])
+async def test_an_earlier_key_that_cannot_be_checked_stops_the_payout(status, retryable):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(EARLIER[0]):
+            return httpx.Response(status, json={"detail": "cannot say"})
+        return by_key({})(request)
+
+    provider = RecordingProvider(answer)
+    error = await pay_expecting_error(provider, earlier_keys=EARLIER)
+    assert error.non_retryable is not retryable
+    assert "cannot say" in error.message
+    assert provider.calls() == [("GET", f"/v1/payouts/{EARLIER[0]}")]
 
 
 # --------------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ async def test_python_dash_m_sandbox(tmp_path: Path):
                     await asyncio.sleep(0.05)
             faults = (await http.get("/payments/faults")).json()["faults"]
             assert faults["refuse_accounts"] == ["buyer-gone"] and faults["seed"] == 3
-            body = payout_request().model_dump(mode="json")
+            body = payout_request().provider_body()
             paid = await http.post("/payments/payouts", json=body, headers={"Idempotency-Key": body["idempotency_key"]})
             assert paid.status_code == 201
         assert json.loads(state_file.read_text())["payouts"][0]["payment_id"] == paid.json()["payment_id"]

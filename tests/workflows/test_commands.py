@@ -200,6 +200,31 @@ async def test_refused_payment_needs_attention_then_resumes_and_pays_once(engine
     assert len(engine.providers.paid_for("c-12")) == 1
 
 
+async def test_resume_takes_a_refused_payout_the_provider_recorded_after_all_and_pays_nothing_more(engine):
+    engine.providers.refuse_payouts_for.add("c-12b")
+    await opened(engine, "c-12b", type="refund_only", reason="changed_mind")
+    await engine.service.command("c-12b", "approve", STAFF)
+    await pass_time(engine, timedelta(seconds=5))
+    assert (await engine.service.view("c-12b")).state == CaseState.NEEDS_ATTENTION
+    # The provider refused, then paid the first key anyway (it happens: a refusal answered by
+    # one system while another had queued the transfer).
+    first_key = "aftersales:c-12b:payout:0"
+    engine.providers.payouts[first_key] = {"payment_id": "pay-late", "amount": 8_000, "currency": "CNY",
+                                           "case_id": "c-12b", "order_id": "o-c-12b", "refund": 8_000,
+                                           "reimbursement": 0}
+    engine.providers.refuse_payouts_for.clear()
+    calls = engine.providers.payout_calls
+
+    await engine.service.command("c-12b", "resume", SUPERVISOR)
+    final = await run_to_end(engine, "c-12b")
+    assert final.state == CaseState.REFUNDED
+    assert final.refund.payment_id == "pay-late"
+    assert engine.providers.payout_calls == calls  # no payment was asked for
+    assert [p["payment_id"] for p in engine.providers.paid_for("c-12b")] == ["pay-late"]
+    paid = next(e for e in final.timeline if e.action == "refund_paid")
+    assert paid.detail["already_paid"] is True
+
+
 async def test_provider_outage_is_retried_and_pays_exactly_once(engine):
     engine.providers.fail_next_payouts = 3
     await opened(engine, "c-13", type="refund_only", reason="changed_mind")
