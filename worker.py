@@ -13,12 +13,13 @@ from collections.abc import Sequence
 
 import httpx
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import CourierActivities, NotificationActivities, PaymentActivities
 from runtime.settings import Settings
 from runtime.temporal import connect
+from runtime.workflow_runner import ContextMemoRunner
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
 
@@ -44,13 +45,16 @@ def build_worker(
         # cached case (README, "Capacity"). The sandbox's runtime checks still apply.
         packages = {w.__module__.split(".")[0] for w in workflows} | {"domain", "activities"}
         restrictions = restrictions.with_passthrough_modules(*sorted(packages))
+    runner: WorkflowRunner = UnsandboxedWorkflowRunner()
+    if settings.workflow_sandbox:
+        runner = SandboxedWorkflowRunner(restrictions=restrictions)
+        if settings.remember_serialization_contexts:
+            runner = ContextMemoRunner(runner)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=workflows,
-        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions)
-        if settings.workflow_sandbox
-        else UnsandboxedWorkflowRunner(),
+        workflow_runner=runner,
         activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_workflow_task_polls=settings.workflow_task_pollers,

@@ -28,10 +28,13 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, cache 125, 5+5 pollers, "
-            "Python's GC thresholds"),
+    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, contexts remembered, cache 125, "
+            "5+5 pollers, Python's GC thresholds"),
     Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
     Variant("modules reloaded per run", "the SDK's default sandbox", worker_env={"AFTERSALES_SHARE_WORKFLOW_MODULES": "false"}),
+    Variant("contexts asked every time", "the SDK's sandboxed runner as it is: the sandbox is asked for a "
+            "command's serialization context for every payload pass", worker_env={
+                "AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS": "false"}),
     Variant("gc 5000/10/100", "rarer garbage collections (Python's are 700,10,10)",
             worker_env={"AFTERSALES_GC_THRESHOLDS": "5000,10,100"}),
     Variant("no workflow sandbox", "workflows run without the SDK's sandbox",

@@ -1,0 +1,86 @@
+"""A workflow runner that asks the sandbox for each command's serialization context once.
+
+Around every workflow task the SDK walks the payloads of the activation (decoding) and of the
+completion (three passes: encoding, external storage, references). For each payload field it
+asks the workflow instance which serialization context applies to the field's command, and the
+sandboxed instance answers by ``exec``-ing a code string inside the sandbox, with its import
+guards applied and removed around it. That is three or four sandbox round trips for every
+payload of every command, summaries included: about a tenth of the worker's CPU per case,
+measured by replaying recorded histories (README, "Capacity").
+
+The answer cannot change while no workflow code runs: the context of a command is read from the
+instance's state (its pending activities, children and external signals), and that state only
+changes inside :meth:`WorkflowInstance.activate`. So :class:`ContextMemoRunner` wraps another
+runner, and its instances remember each answer from the end of one activation to the start of
+the next; during an activation they ask the wrapped instance every time. Everything else is
+passed through unchanged, so the sandbox and its checks are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import temporalio.workflow
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
+from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
+
+
+class ContextMemoRunner(WorkflowRunner):
+    """Runs workflows with ``inner``; its instances remember context answers between activations."""
+
+    def __init__(self, inner: WorkflowRunner) -> None:
+        self.inner = inner
+
+    def prepare_workflow(self, defn: temporalio.workflow._Definition) -> None:
+        self.inner.prepare_workflow(defn)
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        return ContextMemoInstance(self.inner.create_instance(det))
+
+    def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
+        self.inner.set_worker_level_failure_exception_types(types)
+
+
+class ContextMemoInstance(WorkflowInstance):
+    def __init__(self, inner: WorkflowInstance) -> None:
+        self.inner = inner
+        self._activating = False
+        # Keyed by the SDK's command info (a frozen dataclass of command type and sequence number,
+        # or None for payloads of no command).
+        self._contexts: dict[Any, Any] = {}
+        self._store_contexts: dict[Any, Any] = {}
+
+    def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        self._forget(activating=True)
+        try:
+            return self.inner.activate(act)
+        finally:
+            self._forget(activating=False)
+
+    def _forget(self, *, activating: bool) -> None:
+        self._activating = activating
+        self._contexts.clear()
+        self._store_contexts.clear()
+
+    def get_serialization_context(self, command_info: Any) -> Any:
+        return self._remembered(self._contexts, self.inner.get_serialization_context, command_info)
+
+    def get_external_store_context(self, command_info: Any) -> Any:
+        return self._remembered(self._store_contexts, self.inner.get_external_store_context, command_info)
+
+    def _remembered(self, memo: dict[Any, Any], ask: Any, command_info: Any) -> Any:
+        if self._activating:
+            return ask(command_info)
+        try:
+            return memo[command_info]
+        except KeyError:
+            answer = memo[command_info] = ask(command_info)
+            return answer
+
+    def get_info(self) -> temporalio.workflow.Info:
+        return self.inner.get_info()
+
+    def get_thread_id(self) -> int | None:
+        return self.inner.get_thread_id()
