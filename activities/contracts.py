@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from domain.models import BreakdownLine, ParcelStatus, Role, Strict
 
@@ -25,7 +25,16 @@ class PayoutRequest(Strict):
     earlier_keys: list[str] = Field(
         default_factory=list,
         description="the keys of this case's earlier payouts, each refused: looked up before paying, so a "
-        "payout the provider recorded despite its refusal is taken, not paid again")
+        "payout the provider had recorded under one of them by then is taken, not paid again")
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_earlier_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A first payout has none; leaving the field out keeps its input what workers from before
+        # the field read, so only payouts after a resume need upgraded workers (README).
+        data = handler(self)
+        if not self.earlier_keys:
+            data.pop("earlier_keys", None)
+        return data
 
     def provider_body(self) -> dict[str, Any]:
         """What the payment provider is sent: everything but our own lookups."""
@@ -37,6 +46,16 @@ class PayoutResult(Strict):
     amount: int
     currency: str
     already_paid: bool = Field(description="the provider had this key already (a retry or a crash)")
+    paid_under: str | None = Field(
+        default=None, description="set when the payment is one the provider recorded under an earlier key of "
+        "the case (see PayoutRequest.earlier_keys): that key")
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_earlier_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.paid_under is None:
+            data.pop("paid_under", None)
+        return data
 
 
 class Notification(Strict):

@@ -781,7 +781,8 @@ class CaseWorkflow:
         self._payment_id = result.payment_id
         self._record(SYSTEM_ACTOR, "refund_paid", {"payment_id": result.payment_id, "amount": result.amount,
                                                    "refund": refund, "reimbursement": reimbursement,
-                                                   "currency": result.currency, "idempotency_key": key,
+                                                   "currency": result.currency,
+                                                   "idempotency_key": result.paid_under or key,
                                                    "already_paid": result.already_paid})
         self._notify(WaitingOn.BUYER, "refund_paid", f"{result.amount} {result.currency} minor units are on "
                      "their way back to your original payment method")

@@ -133,22 +133,56 @@ async def test_an_earlier_key_the_provider_paid_after_all_is_the_payment_and_not
     earlier_payment = {**PAID, "payment_id": "pay-7"}
     provider = RecordingProvider(by_key({EARLIER[1]: earlier_payment}))
     result = await pay(provider, earlier_keys=EARLIER)
-    assert result == PayoutResult(payment_id="pay-7", amount=12_200, currency="CNY", already_paid=True)
+    assert result == PayoutResult(payment_id="pay-7", amount=12_200, currency="CNY", already_paid=True,
+                                  paid_under=EARLIER[1])
     assert [method for method, _ in provider.calls()] == ["GET", "GET"]
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(503, True), (403, False)])
-async def test_an_earlier_key_that_cannot_be_checked_stops_the_payout(status, retryable):
+@pytest.mark.parametrize("recorded", [{"amount": 9_999}, {"currency": "USD"}])
+async def test_an_earlier_payment_of_another_amount_stops_the_payout_for_a_person(recorded):
+    provider = RecordingProvider(by_key({EARLIER[0]: {**PAID, **recorded}}))
+    error = await pay_expecting_error(provider, earlier_keys=EARLIER)
+    assert error.non_retryable is True
+    assert error.type == "PaymentMismatch"
+    assert EARLIER[0] in error.message and "12200 CNY" in error.message and "reconcile" in error.message
+    assert [method for method, _ in provider.calls()] == ["GET"]
+
+
+@pytest.mark.parametrize("status", [410, 403, 422])
+async def test_an_earlier_key_the_provider_will_not_report_as_paid_is_taken_as_not_paid(status):
     def answer(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith(EARLIER[0]):
-            return httpx.Response(status, json={"detail": "cannot say"})
+        if request.method == "GET" and request.url.path.endswith(EARLIER[0]):
+            return httpx.Response(status, json={"detail": "refused earlier"})
+        return by_key({})(request)
+
+    provider = RecordingProvider(answer)
+    result = await pay(provider, earlier_keys=EARLIER)
+    assert result.already_paid is False and result.paid_under is None
+    assert [method for method, _ in provider.calls()] == ["GET", "GET", "GET", "POST"]
+
+
+@pytest.mark.parametrize("status", [202, 409, 429, 503])
+@pytest.mark.parametrize("earlier", [True, False])
+async def test_a_payout_that_may_be_on_its_way_is_asked_about_again_and_nothing_is_paid(status, earlier):
+    asked = EARLIER[0] if earlier else KEY
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith(asked):
+            return httpx.Response(status, json={"detail": "processing"})
         return by_key({})(request)
 
     provider = RecordingProvider(answer)
     error = await pay_expecting_error(provider, earlier_keys=EARLIER)
-    assert error.non_retryable is not retryable
-    assert "cannot say" in error.message
-    assert provider.calls() == [("GET", f"/v1/payouts/{EARLIER[0]}")]
+    assert error.non_retryable is False
+    assert "POST" not in [method for method, _ in provider.calls()]
+
+
+async def test_a_payout_with_no_earlier_keys_reads_as_it_did_before_them():
+    # Workers from before earlier_keys refuse unknown fields: a first payout must not carry it.
+    assert "earlier_keys" not in payout_request().model_dump(mode="json")
+    assert payout_request(EARLIER).model_dump(mode="json")["earlier_keys"] == EARLIER
+    plain = PayoutResult(payment_id="p", amount=1, currency="CNY", already_paid=False)
+    assert "paid_under" not in plain.model_dump(mode="json")
 
 
 # --------------------------------------------------------------------------------------------

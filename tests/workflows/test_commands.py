@@ -205,13 +205,13 @@ async def test_resume_takes_a_refused_payout_the_provider_recorded_after_all_and
     await opened(engine, "c-12b", type="refund_only", reason="changed_mind")
     await engine.service.command("c-12b", "approve", STAFF)
     await pass_time(engine, timedelta(seconds=5))
-    assert (await engine.service.view("c-12b")).state == CaseState.NEEDS_ATTENTION
+    stuck = await engine.service.view("c-12b")
+    assert stuck.state == CaseState.NEEDS_ATTENTION
     # The provider refused, then paid the first key anyway (it happens: a refusal answered by
     # one system while another had queued the transfer).
     first_key = "aftersales:c-12b:payout:0"
-    engine.providers.payouts[first_key] = {"payment_id": "pay-late", "amount": 8_000, "currency": "CNY",
-                                           "case_id": "c-12b", "order_id": "o-c-12b", "refund": 8_000,
-                                           "reimbursement": 0}
+    engine.providers.payouts[first_key] = {"payment_id": "pay-late", "amount": stuck.refund.amount,
+                                           "currency": stuck.refund.currency, "case_id": "c-12b"}
     engine.providers.refuse_payouts_for.clear()
     calls = engine.providers.payout_calls
 
@@ -223,6 +223,26 @@ async def test_resume_takes_a_refused_payout_the_provider_recorded_after_all_and
     assert [p["payment_id"] for p in engine.providers.paid_for("c-12b")] == ["pay-late"]
     paid = next(e for e in final.timeline if e.action == "refund_paid")
     assert paid.detail["already_paid"] is True
+    assert paid.detail["idempotency_key"] == first_key  # where the money moved, not the key that found it
+
+
+async def test_a_late_payment_of_another_amount_stops_the_resumed_payout_for_a_person(engine):
+    engine.providers.refuse_payouts_for.add("c-12c")
+    await opened(engine, "c-12c", type="refund_only", reason="changed_mind")
+    await engine.service.command("c-12c", "approve", STAFF)
+    await pass_time(engine, timedelta(seconds=5))
+    stuck = await engine.service.view("c-12c")
+    engine.providers.payouts["aftersales:c-12c:payout:0"] = {"payment_id": "pay-odd", "amount": stuck.refund.amount - 1,
+                                                            "currency": stuck.refund.currency, "case_id": "c-12c"}
+    engine.providers.refuse_payouts_for.clear()
+    calls = engine.providers.payout_calls
+
+    await engine.service.command("c-12c", "resume", SUPERVISOR)
+    await pass_time(engine, timedelta(seconds=5))
+    view = await engine.service.view("c-12c")
+    assert view.state == CaseState.NEEDS_ATTENTION
+    assert "aftersales:c-12c:payout:0" in view.needs_attention_reason and "reconcile" in view.needs_attention_reason
+    assert engine.providers.payout_calls == calls
 
 
 async def test_provider_outage_is_retried_and_pays_exactly_once(engine):
