@@ -38,23 +38,11 @@ def build_worker(
     notifications = NotificationActivities(http, settings.notify_url)
     courier = CourierActivities(http, settings.courier_url)
     workflows = [*WORKFLOWS, *extra_workflows]
-    restrictions = SandboxRestrictions.default
-    if settings.share_workflow_modules:
-        # Our workflow code and the models it uses are deterministic and keep no module state, so
-        # one copy serves every run; reloading them in each run's sandbox cost memory and CPU per
-        # cached case (README, "Capacity"). The sandbox's runtime checks still apply.
-        packages = {w.__module__.split(".")[0] for w in workflows} | {"domain", "activities"}
-        restrictions = restrictions.with_passthrough_modules(*sorted(packages))
-    runner: WorkflowRunner = UnsandboxedWorkflowRunner()
-    if settings.workflow_sandbox:
-        runner = SandboxedWorkflowRunner(restrictions=restrictions)
-        if settings.remember_serialization_contexts:
-            runner = ContextMemoRunner(runner)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=workflows,
-        workflow_runner=runner,
+        workflow_runner=workflow_runner(settings, workflows),
         activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_workflow_task_polls=settings.workflow_task_pollers,
@@ -62,6 +50,22 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.max_concurrent_activities,
     )
+
+
+def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS) -> WorkflowRunner:
+    """How the worker runs workflow code (the replay tests use it too)."""
+    if not settings.workflow_sandbox:
+        return UnsandboxedWorkflowRunner()
+    restrictions = SandboxRestrictions.default
+    if settings.share_workflow_modules:
+        # Our workflow code and the models it uses are deterministic and keep no module state, so
+        # one copy serves every run; reloading them in each run's sandbox cost memory and CPU per
+        # cached case (README, "Capacity"). The sandbox's runtime checks still apply.
+        packages = {w.__module__.split(".")[0] for w in workflows} | {"domain", "activities"}
+        restrictions = restrictions.with_passthrough_modules(*sorted(packages))
+    if settings.remember_serialization_contexts:
+        return ContextMemoRunner(restrictions=restrictions)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def tune_garbage_collector(settings: Settings) -> None:

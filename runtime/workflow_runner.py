@@ -5,42 +5,39 @@ completion (three passes: encoding, external storage, references). For each payl
 asks the workflow instance which serialization context applies to the field's command, and the
 sandboxed instance answers by ``exec``-ing a code string inside the sandbox, with its import
 guards applied and removed around it. That is three or four sandbox round trips for every
-payload of every command, summaries included: about a tenth of the worker's CPU per case,
-measured by replaying recorded histories (README, "Capacity").
+payload of every command, summaries included. Remembering the answers takes about a tenth off
+the worker's CPU per case, measured by replaying recorded histories (README, "Capacity").
 
 The answer cannot change while no workflow code runs: the context of a command is read from the
 instance's state (its pending activities, children and external signals), and that state only
-changes inside :meth:`WorkflowInstance.activate`. So :class:`ContextMemoRunner` wraps another
-runner, and its instances remember each answer from the end of one activation to the start of
-the next; during an activation they ask the wrapped instance every time. Everything else is
-passed through unchanged, so the sandbox and its checks are the same.
+changes inside :meth:`WorkflowInstance.activate`. So the instances of :class:`ContextMemoRunner`
+remember each answer from the end of one activation to the start of the next, and ask the
+sandbox afresh whenever workflow code runs (during an activation, every time). Everything else
+is the sandboxed runner's, so the sandbox and its checks are the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import temporalio.workflow
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
-from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
+from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 
-class ContextMemoRunner(WorkflowRunner):
-    """Runs workflows with ``inner``; its instances remember context answers between activations."""
+@dataclass(frozen=True)
+class ContextMemoRunner(SandboxedWorkflowRunner):
+    """The SDK's sandboxed runner, whose instances remember context answers between activations.
 
-    def __init__(self, inner: WorkflowRunner) -> None:
-        self.inner = inner
-
-    def prepare_workflow(self, defn: temporalio.workflow._Definition) -> None:
-        self.inner.prepare_workflow(defn)
+    A subclass rather than a wrapper, so what the SDK does to a sandboxed runner (debug mode
+    relaxing its restrictions, plugins replacing them with ``dataclasses.replace``) keeps this one.
+    """
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
-        return ContextMemoInstance(self.inner.create_instance(det))
-
-    def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
-        self.inner.set_worker_level_failure_exception_types(types)
+        return ContextMemoInstance(super().create_instance(det))
 
 
 class ContextMemoInstance(WorkflowInstance):

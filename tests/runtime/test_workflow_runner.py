@@ -3,6 +3,9 @@ activations, and otherwise behaves as the sandboxed runner it wraps."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +13,19 @@ import pytest
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.client import WorkflowHistory
 from temporalio.worker import (
+    Replayer,
     UnsandboxedWorkflowRunner,
-    Worker,
     WorkflowInstance,
     WorkflowInstanceDetails,
     WorkflowRunner,
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox._runner import _Instance as SandboxInstance
 
 from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER
 from runtime.workflow_runner import ContextMemoInstance, ContextMemoRunner
-from worker import build_worker
+from worker import workflow_runner
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
 
@@ -106,83 +110,120 @@ def test_an_activation_that_raises_still_forgets():
     assert inner.asked == [("context", 1), ("context", 1)]
 
 
+def test_while_an_activation_runs_on_its_thread_nothing_is_remembered():
+    # The SDK's deadlock path encodes a failure while the activation's thread may still run.
+    memo, inner = wrapped()
+    started, release = threading.Event(), threading.Event()
+
+    def blocking(act: Any) -> Any:
+        started.set()
+        release.wait(5)
+        return "completion"
+
+    inner.activate = blocking  # type: ignore[method-assign]
+    thread = threading.Thread(target=memo.activate, args=(WorkflowActivation(),))
+    thread.start()
+    assert started.wait(5)
+    memo.get_serialization_context(1)
+    memo.get_serialization_context(1)
+    release.set()
+    thread.join(5)
+    assert inner.asked == [("context", 1), ("context", 1)]
+
+
 def test_the_rest_is_passed_through():
     memo, _ = wrapped()
     assert memo.get_info() == "info"
     assert memo.get_thread_id() == 7
 
 
-def runner_of(settings: Settings) -> WorkflowRunner:
-    worker: Worker = build_worker(None, settings, None)  # type: ignore[arg-type]
-    return worker.config()["workflow_runner"]
-
-
-@pytest.fixture
-def client_free_worker(monkeypatch):
-    """build_worker without a server: the SDK's Worker checks its client, so hand it a stand-in."""
-    import worker as worker_module
-
-    class Captured(dict):
-        def config(self) -> dict:
-            return self
-
-    monkeypatch.setattr(worker_module, "Worker", lambda client, **kwargs: Captured(kwargs))
-
-
-@pytest.mark.parametrize(("env", "expected"), [
-    ({}, ContextMemoRunner),
-    ({"AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS": "false"}, SandboxedWorkflowRunner),
-    ({"AFTERSALES_WORKFLOW_SANDBOX": "false"}, UnsandboxedWorkflowRunner),
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"AFTERSALES_WORKFLOW_SANDBOX": True, "AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS": True}, ContextMemoRunner),
+    ({"AFTERSALES_WORKFLOW_SANDBOX": True, "AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS": False},
+     SandboxedWorkflowRunner),
+    ({"AFTERSALES_WORKFLOW_SANDBOX": False, "AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS": True},
+     UnsandboxedWorkflowRunner),
 ])
-def test_the_worker_runs_workflows_sandboxed_and_remembering_by_default(client_free_worker, env, expected):
-    runner = runner_of(Settings(**env))
+def test_the_settings_choose_the_runner(settings, expected):
+    runner = workflow_runner(Settings(**settings))
     assert type(runner) is expected
-    if isinstance(runner, ContextMemoRunner):
-        assert isinstance(runner.inner, SandboxedWorkflowRunner)
 
 
-class Counting(WorkflowRunner):
-    """Counts the context questions that reach the sandbox."""
+def test_by_default_workflows_run_sandboxed_and_remembering():
+    fields = Settings.model_fields
+    assert fields["workflow_sandbox"].default is True
+    assert fields["remember_serialization_contexts"].default is True
 
-    def __init__(self, inner: WorkflowRunner) -> None:
-        self.inner = inner
-        self.questions = 0
 
-    def prepare_workflow(self, defn: Any) -> None:
-        self.inner.prepare_workflow(defn)
+def test_the_sdk_treats_it_as_the_sandboxed_runner_it_is():
+    # Debug mode and plugins adjust a SandboxedWorkflowRunner with dataclasses.replace.
+    runner = workflow_runner(Settings(AFTERSALES_WORKFLOW_SANDBOX=True, AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS=True))
+    assert isinstance(runner, SandboxedWorkflowRunner)
+    relaxed = dataclasses.replace(runner, restrictions=runner.restrictions.with_passthrough_modules("breakpoint_helper"))
+    assert type(relaxed) is ContextMemoRunner
+    assert "workflows" in relaxed.restrictions.passthrough_modules
+
+
+def replayer(runner: WorkflowRunner) -> Replayer:
+    return Replayer(workflows=[CaseWorkflow, OrderLedgerWorkflow], data_converter=DATA_CONVERTER,
+                    workflow_runner=runner)
+
+
+async def replay(runner: WorkflowRunner, path: Path) -> None:
+    result = await replayer(runner).replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()),
+                                                    raise_on_replay_failure=True)
+    assert result.replay_failure is None
+
+
+async def test_a_recorded_case_replays_with_under_half_the_sandbox_round_trips(monkeypatch):
+    asked = [0]
+    for name in ("get_serialization_context", "get_external_store_context"):
+        ask = getattr(SandboxInstance, name)
+
+        def counted(self: Any, command_info: Any, ask: Any = ask) -> Any:
+            asked[0] += 1
+            return ask(self, command_info)
+
+        monkeypatch.setattr(SandboxInstance, name, counted)
+    path = HISTORIES / "v6-case-version-at-start" / "case-h-return.json"
+    await replay(SandboxedWorkflowRunner(), path)
+    plain, asked[0] = asked[0], 0
+    await replay(ContextMemoRunner(), path)
+    assert plain > 50
+    assert asked[0] < plain / 2
+
+
+class CheckingInstance(ContextMemoInstance):
+    """Answers as the memo does, and notes every answer that differs from the sandbox's own."""
+
+    def __init__(self, inner: WorkflowInstance, log: list) -> None:
+        super().__init__(inner)
+        self.log = log
+
+    def get_serialization_context(self, command_info: Any) -> Any:
+        answer = super().get_serialization_context(command_info)
+        self.log.append(("context", command_info, answer, self.inner.get_serialization_context(command_info)))
+        return answer
+
+    def get_external_store_context(self, command_info: Any) -> Any:
+        answer = super().get_external_store_context(command_info)
+        self.log.append(("store", command_info, answer, self.inner.get_external_store_context(command_info)))
+        return answer
+
+
+@dataclass(frozen=True)
+class CheckingRunner(ContextMemoRunner):
+    log: list = field(default_factory=list)
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
-        instance = self.inner.create_instance(det)
-        ask, ask_store = instance.get_serialization_context, instance.get_external_store_context
-
-        def counted(command_info: Any) -> Any:
-            self.questions += 1
-            return ask(command_info)
-
-        def counted_store(command_info: Any) -> Any:
-            self.questions += 1
-            return ask_store(command_info)
-
-        instance.get_serialization_context = counted  # type: ignore[method-assign]
-        instance.get_external_store_context = counted_store  # type: ignore[method-assign]
-        return instance
+        return CheckingInstance(SandboxedWorkflowRunner.create_instance(self, det), self.log)
 
 
-async def replay_counting(path: Path, remember: bool) -> int:
-    from temporalio.worker import Replayer
-
-    counting = Counting(SandboxedWorkflowRunner())
-    runner: WorkflowRunner = ContextMemoRunner(counting) if remember else counting
-    replayer = Replayer(workflows=[CaseWorkflow, OrderLedgerWorkflow], data_converter=DATA_CONVERTER,
-                        workflow_runner=runner)
-    result = await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()),
-                                            raise_on_replay_failure=True)
-    assert result.replay_failure is None
-    return counting.questions
-
-
-async def test_a_recorded_case_replays_with_under_half_the_sandbox_round_trips():
-    path = HISTORIES / "v6-case-version-at-start" / "case-h-return.json"
-    plain, remembered = await replay_counting(path, False), await replay_counting(path, True)
-    assert plain > 50
-    assert remembered < plain / 2
+async def test_every_remembered_answer_is_the_one_the_sandbox_gives_at_that_moment():
+    # The project's converter ignores the context, so a wrong one would replay cleanly: compare.
+    runner = CheckingRunner()
+    for path in sorted(HISTORIES.glob("*/*.json")):
+        await replay(runner, path)
+    assert len(runner.log) > 1000
+    assert {kind for kind, *_ in runner.log} == {"context", "store"}
+    assert [entry for entry in runner.log if entry[2] != entry[3]] == []

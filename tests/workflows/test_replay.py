@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER
+from worker import workflow_runner
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
 
@@ -30,9 +33,13 @@ def test_there_are_histories_of_every_code_version():
     assert all(len(list((ROOT / v).glob("*.json"))) >= 5 for v in versions)
 
 
+@pytest.mark.parametrize("runner", ["sdk", "worker"])
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
-async def test_history_replays(path: Path):
-    replayer = Replayer(workflows=[CaseWorkflow, OrderLedgerWorkflow], data_converter=DATA_CONVERTER)
+async def test_history_replays(path: Path, runner: str):
+    # Both the SDK's default runner and the one the worker runs workflows with (its sandbox
+    # settings and its memo of serialization contexts).
+    replayer = Replayer(workflows=[CaseWorkflow, OrderLedgerWorkflow], data_converter=DATA_CONVERTER,
+                        workflow_runner=workflow_runner(Settings()) if runner == "worker" else SandboxedWorkflowRunner())
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
