@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.models import CaseState, CloseReason
+from domain.models import CaseState, CaseView, CloseReason
 from runtime.cases import CaseRefused
 from tests.support.factory import (
     BUYER,
@@ -181,14 +181,20 @@ async def test_inspection_deduction_reduces_the_refund(engine):
     assert final.refund.reimbursement == 0
 
 
-async def test_refused_payment_needs_attention_then_resumes_and_pays_once(engine):
-    engine.providers.refuse_payouts_for.add("c-12")
-    await opened(engine, "c-12", type="refund_only", reason="changed_mind")
-    await engine.service.command("c-12", "approve", STAFF)
+async def refused_payout(engine, case_id: str) -> CaseView:
+    """A refund-only case approved while the provider refuses its payouts: in needs_attention."""
+    engine.providers.refuse_payouts_for.add(case_id)
+    await opened(engine, case_id, type="refund_only", reason="changed_mind")
+    await engine.service.command(case_id, "approve", STAFF)
     await pass_time(engine, timedelta(seconds=5))
-    view = await engine.service.view("c-12")
+    view = await engine.service.view(case_id)
     assert view.state == CaseState.NEEDS_ATTENTION
-    assert "account is closed" in view.needs_attention_reason
+    return view
+
+
+async def test_refused_payment_needs_attention_then_resumes_and_pays_once(engine):
+    view = await refused_payout(engine, "c-12")
+    assert "account is closed" in (view.needs_attention_reason or "")
     assert [m["recipient_role"] for m in engine.providers.messages_for("c-12", "needs_attention")] == ["supervisor"]
     err = await refused(engine, "c-12", "resume", STAFF)
     assert err.kind == "Forbidden"
@@ -201,12 +207,7 @@ async def test_refused_payment_needs_attention_then_resumes_and_pays_once(engine
 
 
 async def test_resume_takes_a_refused_payout_the_provider_recorded_after_all_and_pays_nothing_more(engine):
-    engine.providers.refuse_payouts_for.add("c-12b")
-    await opened(engine, "c-12b", type="refund_only", reason="changed_mind")
-    await engine.service.command("c-12b", "approve", STAFF)
-    await pass_time(engine, timedelta(seconds=5))
-    stuck = await engine.service.view("c-12b")
-    assert stuck.state == CaseState.NEEDS_ATTENTION
+    stuck = await refused_payout(engine, "c-12b")
     # The provider refused, then paid the first key anyway (it happens: a refusal answered by
     # one system while another had queued the transfer).
     first_key = "aftersales:c-12b:payout:0"
@@ -227,11 +228,7 @@ async def test_resume_takes_a_refused_payout_the_provider_recorded_after_all_and
 
 
 async def test_a_late_payment_of_another_amount_stops_the_resumed_payout_for_a_person(engine):
-    engine.providers.refuse_payouts_for.add("c-12c")
-    await opened(engine, "c-12c", type="refund_only", reason="changed_mind")
-    await engine.service.command("c-12c", "approve", STAFF)
-    await pass_time(engine, timedelta(seconds=5))
-    stuck = await engine.service.view("c-12c")
+    stuck = await refused_payout(engine, "c-12c")
     engine.providers.payouts["aftersales:c-12c:payout:0"] = {"payment_id": "pay-odd", "amount": stuck.refund.amount - 1,
                                                             "currency": stuck.refund.currency, "case_id": "c-12c"}
     engine.providers.refuse_payouts_for.clear()
