@@ -10,6 +10,14 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 from domain.models import BreakdownLine, ParcelStatus, Role, Strict
 
 
+def _leave_out_empty(data: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """``data`` without the named fields whose value is empty (rollout: see PayoutRequest)."""
+    for name, value in fields.items():
+        if not value:
+            data.pop(name, None)
+    return data
+
+
 class PayoutRequest(Strict):
     """Pay a case's money back through the order's original payment channel."""
 
@@ -31,10 +39,7 @@ class PayoutRequest(Strict):
     def _leave_out_no_earlier_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # A first payout has none; leaving the field out keeps its input what workers from before
         # the field read, so only payouts after a resume need upgraded workers (README).
-        data = handler(self)
-        if not self.earlier_keys:
-            data.pop("earlier_keys", None)
-        return data
+        return _leave_out_empty(handler(self), earlier_keys=self.earlier_keys)
 
     def provider_body(self) -> dict[str, Any]:
         """What the payment provider is sent: everything but our own lookups."""
@@ -52,10 +57,7 @@ class PayoutResult(Strict):
 
     @model_serializer(mode="wrap")
     def _leave_out_no_earlier_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if self.paid_under is None:
-            data.pop("paid_under", None)
-        return data
+        return _leave_out_empty(handler(self), paid_under=self.paid_under)
 
 
 class Notification(Strict):
