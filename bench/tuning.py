@@ -28,9 +28,12 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("defaults", "WAL + synchronous=normal, shared workflow modules, contexts remembered, cache 125, "
-            "5+5 pollers, Python's GC thresholds"),
+    Variant("defaults", "WAL + synchronous=normal, the server's search-attribute cache, shared workflow "
+            "modules, contexts remembered, cache 125, 5+5 pollers, Python's GC thresholds"),
     Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
+    Variant("server: attributes re-read", "the CLI's own default: the dev server reads the search-attribute "
+            "definitions from its database at every use (system.forceSearchAttributesCacheRefreshOnRead)",
+            dynamic_config=("system.forceSearchAttributesCacheRefreshOnRead=true",)),
     Variant("modules reloaded per run", "the SDK's default sandbox", worker_env={"AFTERSALES_SHARE_WORKFLOW_MODULES": "false"}),
     Variant("contexts asked every time", "the SDK's sandboxed runner as it is: the sandbox is asked for a "
             "command's serialization context for every payload pass", worker_env={

@@ -32,7 +32,7 @@ import httpx
 from aftersales_client import ApiError
 from domain.policy import PolicyError, load_policy
 from runtime.settings import Settings
-from runtime.temporal import connect, dev_server_search_attribute_args, temporal_cli_path
+from runtime.temporal import connect, dev_server_args, temporal_cli_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_POLICY = PROJECT_ROOT / "demo" / "policy.toml"
@@ -147,7 +147,8 @@ class DevStack:
     say: Callable[[str], None] = print
     #: The dev server's SQLite pragmas (WAL and synchronous=normal: see the README's capacity figures).
     sqlite_pragmas: Sequence[str] = ("journal_mode=wal", "synchronous=normal")
-    #: The dev server's dynamic configuration, as ``KEY=JSON_VALUE`` (``--dynamic-config-value``).
+    #: The dev server's dynamic configuration, as ``KEY=JSON_VALUE`` (``--dynamic-config-value``), on
+    #: top of ``runtime.temporal.DEV_SERVER_DYNAMIC_CONFIG`` (a key given here replaces its value there).
     dynamic_config: Sequence[str] = ()
     #: Keep the sandbox's state in a file (the dev stack); benchmarks keep it in memory only.
     sandbox_state_file: bool = True
@@ -233,8 +234,7 @@ class DevStack:
                 "--ui-port",
                 str(self.ui_port),
                 *(arg for pragma in self.sqlite_pragmas for arg in ("--sqlite-pragma", pragma)),
-                *(arg for value in self.dynamic_config for arg in ("--dynamic-config-value", value)),
-                *dev_server_search_attribute_args(),
+                *dev_server_args(self.dynamic_config),
                 "--log-level",
                 "warn",
             ],

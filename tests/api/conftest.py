@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.models import Principal, Role
 from http_api import create_app
 from runtime.settings import Settings
-from runtime.temporal import DATA_CONVERTER, dev_server_search_attribute_args, temporal_cli_path
+from runtime.temporal import DATA_CONVERTER, dev_server_args, temporal_cli_path
 from tests.support.factory import (
     BUYER,
     OPERATOR,
@@ -169,7 +169,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),  # never download
         data_converter=DATA_CONVERTER,
-        dev_server_extra_args=dev_server_search_attribute_args(),
+        dev_server_extra_args=dev_server_args(),
         ui=False,
     )
     async with environment:

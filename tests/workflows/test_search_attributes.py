@@ -19,7 +19,7 @@ from domain.money import grant_for
 from domain.policy import Policy
 from runtime.cases import CaseService
 from runtime.settings import Settings
-from runtime.temporal import DATA_CONVERTER, temporal_cli_path
+from runtime.temporal import DATA_CONVERTER, dev_server_args, temporal_cli_path
 from tests.support.factory import BUYER, STAFF, SUPERVISOR, SYSTEM, request
 from tests.support.providers import FakeProviders
 from worker import build_worker
@@ -31,9 +31,10 @@ from workflows.messages import CASE_VERSION, CaseStart
 
 @pytest.fixture
 async def dev_server():
+    # As the dev stack runs it: the attributes registered as it starts, its search-attribute cache on.
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(), data_converter=DATA_CONVERTER,
-        search_attributes=list(sa.ALL), dev_server_log_level="error",
+        dev_server_extra_args=dev_server_args(), dev_server_log_level="error",
     )
     async with env:
         yield env
