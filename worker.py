@@ -13,13 +13,14 @@ from collections.abc import Sequence
 
 import httpx
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import CourierActivities, NotificationActivities, PaymentActivities
 from runtime.settings import Settings
-from runtime.temporal import connect
-from runtime.workflow_runner import ContextMemoRunner
+from runtime.temporal import DATA_CONVERTER, connect
+from runtime.workflow_runner import ContextMemoRunner, contexts_used
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
 
@@ -42,7 +43,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=workflows,
-        workflow_runner=workflow_runner(settings, workflows),
+        workflow_runner=workflow_runner(settings, workflows, client.data_converter),
         activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_workflow_task_polls=settings.workflow_task_pollers,
@@ -52,8 +53,10 @@ def build_worker(
     )
 
 
-def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS) -> WorkflowRunner:
-    """How the worker runs workflow code (the replay tests use it too)."""
+def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS,
+                    data_converter: DataConverter = DATA_CONVERTER) -> WorkflowRunner:
+    """How the worker runs workflow code (the replay tests use it too); ``data_converter`` is the
+    client's, which the worker uses."""
     if not settings.workflow_sandbox:
         return UnsandboxedWorkflowRunner()
     restrictions = SandboxRestrictions.default
@@ -64,7 +67,7 @@ def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS) -
         packages = {w.__module__.split(".")[0] for w in workflows} | {"domain", "activities"}
         restrictions = restrictions.with_passthrough_modules(*sorted(packages))
     if settings.remember_serialization_contexts:
-        return ContextMemoRunner(restrictions=restrictions)
+        return ContextMemoRunner(restrictions=restrictions, contexts_used=contexts_used(data_converter))
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 

@@ -29,7 +29,7 @@ class Variant:
 
 VARIANTS = [
     Variant("defaults", "WAL + synchronous=normal, the server's search-attribute cache, shared workflow "
-            "modules, contexts remembered, cache 125, 5+5 pollers, Python's GC thresholds"),
+            "modules, no serialization contexts asked (no codec), cache 125, 5+5 pollers, Python's GC thresholds"),
     Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
     Variant("server: attributes re-read", "the CLI's own default: the dev server reads the search-attribute "
             "definitions from its database at every use (system.forceSearchAttributesCacheRefreshOnRead)",

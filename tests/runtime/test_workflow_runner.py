@@ -1,17 +1,21 @@
 """The worker's runner asks the sandbox for each command's serialization context once between
-activations, and otherwise behaves as the sandboxed runner it wraps."""
+activations, or never when the data converter uses no context, and otherwise behaves as the
+sandboxed runner it wraps."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.client import WorkflowHistory
+from temporalio.converter import PayloadCodec
 from temporalio.worker import (
     Replayer,
     UnsandboxedWorkflowRunner,
@@ -24,7 +28,7 @@ from temporalio.worker.workflow_sandbox._runner import _Instance as SandboxInsta
 
 from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER
-from runtime.workflow_runner import ContextMemoInstance, ContextMemoRunner
+from runtime.workflow_runner import ContextMemoInstance, ContextMemoRunner, contexts_used
 from worker import workflow_runner
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
@@ -131,6 +135,31 @@ def test_while_an_activation_runs_on_its_thread_nothing_is_remembered():
     assert inner.asked == [("context", 1), ("context", 1)]
 
 
+def test_with_a_converter_that_uses_no_context_nothing_is_asked_and_the_answer_is_none():
+    inner = FakeInstance()
+    memo = ContextMemoInstance(inner, contexts_used=False)
+    inner.wrapper = memo
+    assert memo.get_serialization_context(("activity", 1)) is None
+    assert memo.get_external_store_context(("activity", 1)) is None
+    assert inner.asked == []
+
+
+class NoCodec(PayloadCodec):
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+
+def test_only_a_codec_or_external_storage_makes_the_runner_ask():
+    assert contexts_used(DATA_CONVERTER) is False
+    with_codec = dataclasses.replace(DATA_CONVERTER, payload_codec=NoCodec())
+    assert contexts_used(with_codec) is True
+    assert workflow_runner(Settings()).contexts_used is False  # type: ignore[attr-defined]
+    assert workflow_runner(Settings(), data_converter=with_codec).contexts_used is True  # type: ignore[attr-defined]
+
+
 def test_the_rest_is_passed_through():
     memo, _ = wrapped()
     assert memo.get_info() == "info"
@@ -175,7 +204,7 @@ async def replay(runner: WorkflowRunner, path: Path) -> None:
     assert result.replay_failure is None
 
 
-async def test_a_recorded_case_replays_with_under_half_the_sandbox_round_trips(monkeypatch):
+async def test_a_recorded_case_replays_with_under_half_the_sandbox_round_trips_and_none_for_the_worker(monkeypatch):
     asked = [0]
     for name in ("get_serialization_context", "get_external_store_context"):
         ask = getattr(SandboxInstance, name)
@@ -189,8 +218,11 @@ async def test_a_recorded_case_replays_with_under_half_the_sandbox_round_trips(m
     await replay(SandboxedWorkflowRunner(), path)
     plain, asked[0] = asked[0], 0
     await replay(ContextMemoRunner(), path)
+    remembering, asked[0] = asked[0], 0
+    await replay(workflow_runner(Settings()), path)  # the project's converter: no codec, no storage
     assert plain > 50
-    assert asked[0] < plain / 2
+    assert remembering < plain / 2
+    assert asked[0] == 0
 
 
 class CheckingInstance(ContextMemoInstance):
