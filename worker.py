@@ -19,7 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import CourierActivities, NotificationActivities, PaymentActivities
 from runtime.settings import Settings
-from runtime.temporal import DATA_CONVERTER, connect
+from runtime.temporal import connect
 from runtime.workflow_runner import ContextMemoRunner, contexts_used
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
@@ -54,9 +54,9 @@ def build_worker(
 
 
 def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS,
-                    data_converter: DataConverter = DATA_CONVERTER) -> WorkflowRunner:
-    """How the worker runs workflow code (the replay tests use it too); ``data_converter`` is the
-    client's, which the worker uses."""
+                    data_converter: DataConverter | None = None) -> WorkflowRunner:
+    """How the worker runs workflow code (the replay tests use it too). ``data_converter`` is the
+    one the workflows' payloads go through (the client's); unknown, the runner asks for contexts."""
     if not settings.workflow_sandbox:
         return UnsandboxedWorkflowRunner()
     restrictions = SandboxRestrictions.default
@@ -67,7 +67,8 @@ def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS,
         packages = {w.__module__.split(".")[0] for w in workflows} | {"domain", "activities"}
         restrictions = restrictions.with_passthrough_modules(*sorted(packages))
     if settings.remember_serialization_contexts:
-        return ContextMemoRunner(restrictions=restrictions, contexts_used=contexts_used(data_converter))
+        used = data_converter is None or contexts_used(data_converter)
+        return ContextMemoRunner(restrictions=restrictions, contexts_used=used)
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 

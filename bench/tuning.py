@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from bench import throughput
 from bench.stack import StackOptions, memory_kib, running_stack
+from runtime.temporal import SEARCH_ATTRIBUTES_REREAD
 
 
 @dataclass
@@ -32,8 +33,8 @@ VARIANTS = [
             "modules, no serialization contexts asked (no codec), cache 125, 5+5 pollers, Python's GC thresholds"),
     Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
     Variant("server: attributes re-read", "the CLI's own default: the dev server reads the search-attribute "
-            "definitions from its database at every use (system.forceSearchAttributesCacheRefreshOnRead)",
-            dynamic_config=("system.forceSearchAttributesCacheRefreshOnRead=true",)),
+            f"definitions from its database at every use ({SEARCH_ATTRIBUTES_REREAD})",
+            dynamic_config=(f"{SEARCH_ATTRIBUTES_REREAD}=true",)),
     Variant("modules reloaded per run", "the SDK's default sandbox", worker_env={"AFTERSALES_SHARE_WORKFLOW_MODULES": "false"}),
     Variant("contexts asked every time", "the SDK's sandboxed runner as it is: the sandbox is asked for a "
             "command's serialization context for every payload pass", worker_env={

@@ -119,20 +119,26 @@ async def register_search_attributes(client: Client, namespace: str = "default")
         )
 
 
+#: Whether the dev server re-reads search-attribute definitions at every use (dynamic config key).
+SEARCH_ATTRIBUTES_REREAD = "system.forceSearchAttributesCacheRefreshOnRead"
+
 #: The dev server's dynamic config here (``KEY=JSON_VALUE``); README, "Capacity", gives the figures.
-#: ``temporal server start-dev`` re-reads the search-attribute definitions and the namespace from
-#: its database whenever it checks or writes a search attribute, so that attributes added while it
-#: runs apply at once: 28 reads per return case and its ledger, 12 for the baseline's. Ours are
-#: registered as it starts (``--search-attribute``), so its cache can serve them, as it does on
-#: a production cluster, where this is off by default.
-DEV_SERVER_DYNAMIC_CONFIG: tuple[str, ...] = ("system.forceSearchAttributesCacheRefreshOnRead=false",)
+#: ``temporal server start-dev`` re-reads the search-attribute definitions and the namespace (where
+#: SQLite visibility keeps each attribute's column) from its database whenever it checks or writes
+#: a search attribute, so that attributes added while it runs apply at once: 28 cluster-metadata
+#: and 9 namespace reads per return case and its ledger, 12 and 1 for the baseline's. The cases'
+#: attributes are registered as it starts (``--search-attribute``), so its caches can serve them,
+#: as they do on a production cluster, where this is off by default; an attribute registered while
+#: it runs then takes up to the namespace cache's refresh (about 10 s) to apply.
+DEV_SERVER_DYNAMIC_CONFIG: tuple[str, ...] = (f"{SEARCH_ATTRIBUTES_REREAD}=false",)
 
 
 def dev_server_args(dynamic_config: Sequence[str] = ()) -> list[str]:
     """What ``temporal server start-dev`` runs with here: the cases' search attributes and
     :data:`DEV_SERVER_DYNAMIC_CONFIG`, to which ``dynamic_config`` (``KEY=JSON_VALUE`` each) adds
-    keys or gives another value (each key is passed once)."""
-    values = {item.partition("=")[0]: item for item in (*DEV_SERVER_DYNAMIC_CONFIG, *dynamic_config)}
+    keys or gives another value. Each key is passed once (the server reads keys without regard to
+    case, and would pick between two spellings of one at random)."""
+    values = {item.partition("=")[0].strip().lower(): item for item in (*DEV_SERVER_DYNAMIC_CONFIG, *dynamic_config)}
     args = dev_server_search_attribute_args()
     for item in values.values():
         args += ["--dynamic-config-value", item]

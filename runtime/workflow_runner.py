@@ -18,7 +18,10 @@ is the sandboxed runner's, so the sandbox and its checks are the same.
 Only two parts of those passes use the answer: a payload codec and external payload storage
 (the payload converter gets its context inside the workflow, not from here). A worker whose data
 converter has neither, like this project's, gives no answer at all (``None``: the converter as
-it is), so the sandbox is never asked; that took another 13 % off replaying a case.
+it is, and no storage target), so the sandbox is never asked; that took another 13 % off
+replaying a case. This rests on how temporalio 1.35 uses the answers (``_CommandAwareDataConverter``
+in ``temporalio/worker/_workflow.py``): recheck it when upgrading the SDK. The replay tests run
+every recorded history through the worker's runner, so an SDK that needed an answer would fail them.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 import temporalio.workflow
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, StorageDriverStoreContext
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -48,6 +51,9 @@ class ContextMemoRunner(SandboxedWorkflowRunner):
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
         return ContextMemoInstance(super().create_instance(det), contexts_used=self.contexts_used)
+
+
+NO_STORE_TARGET = StorageDriverStoreContext(target=None)
 
 
 def contexts_used(data_converter: DataConverter) -> bool:
@@ -79,14 +85,16 @@ class ContextMemoInstance(WorkflowInstance):
         self._store_contexts.clear()
 
     def get_serialization_context(self, command_info: Any) -> Any:
+        if not self._contexts_used:
+            return None  # the SDK then uses the worker's converter as it is
         return self._remembered(self._contexts, self.inner.get_serialization_context, command_info)
 
     def get_external_store_context(self, command_info: Any) -> Any:
+        if not self._contexts_used:
+            return NO_STORE_TARGET  # what the sandbox answers when the workflow gives none
         return self._remembered(self._store_contexts, self.inner.get_external_store_context, command_info)
 
     def _remembered(self, memo: dict[Any, Any], ask: Any, command_info: Any) -> Any:
-        if not self._contexts_used:
-            return None
         if self._activating:
             return ask(command_info)
         try:

@@ -24,6 +24,7 @@ from cli.dev import (
 from cli.main import build_parser, main
 from domain.policy import load_policy
 from runtime.temporal import DEV_SERVER_DYNAMIC_CONFIG
+from tests.support.argv import values_of
 
 
 def test_demo_tokens_cover_every_principal_and_survive_a_restart(tmp_path: Path) -> None:
@@ -143,8 +144,7 @@ def test_the_stack_starts_as_many_workers_as_asked(tmp_path: Path, monkeypatch: 
     assert {c.log_path.name for c in workers} == {"worker.log", "worker-2.log", "worker-3.log"}
     assert all(c.argv[1:] == ["-m", "worker"] for c in workers)
     temporal = launched[0].argv
-    values = [temporal[i + 1] for i, arg in enumerate(temporal) if arg == "--dynamic-config-value"]
-    assert values == [*DEV_SERVER_DYNAMIC_CONFIG, "limit.maxIDLength=100"]
+    assert values_of(temporal, "--dynamic-config-value") == [*DEV_SERVER_DYNAMIC_CONFIG, "limit.maxIDLength=100"]
     assert "worker,worker-2,worker-3" in stack.banner()
 
 

@@ -9,13 +9,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
-from temporalio.client import WorkflowHistory
-from temporalio.converter import PayloadCodec
+from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import PayloadCodec, StorageDriverStoreContext
 from temporalio.worker import (
     Replayer,
     UnsandboxedWorkflowRunner,
@@ -26,6 +27,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance as SandboxInstance
 
+import worker as worker_module
 from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER
 from runtime.workflow_runner import ContextMemoInstance, ContextMemoRunner, contexts_used
@@ -135,12 +137,13 @@ def test_while_an_activation_runs_on_its_thread_nothing_is_remembered():
     assert inner.asked == [("context", 1), ("context", 1)]
 
 
-def test_with_a_converter_that_uses_no_context_nothing_is_asked_and_the_answer_is_none():
+def test_with_a_converter_that_uses_no_context_nothing_is_asked():
     inner = FakeInstance()
     memo = ContextMemoInstance(inner, contexts_used=False)
     inner.wrapper = memo
-    assert memo.get_serialization_context(("activity", 1)) is None
-    assert memo.get_external_store_context(("activity", 1)) is None
+    assert memo.get_serialization_context(("activity", 1)) is None  # the converter as it is
+    assert memo.get_external_store_context(("activity", 1)) == StorageDriverStoreContext(target=None)
+    assert memo.activate(WorkflowActivation()) == "completion"
     assert inner.asked == []
 
 
@@ -152,12 +155,33 @@ class NoCodec(PayloadCodec):
         return list(payloads)
 
 
+SANDBOXED = Settings(AFTERSALES_WORKFLOW_SANDBOX=True, AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS=True)
+
+
 def test_only_a_codec_or_external_storage_makes_the_runner_ask():
-    assert contexts_used(DATA_CONVERTER) is False
     with_codec = dataclasses.replace(DATA_CONVERTER, payload_codec=NoCodec())
-    assert contexts_used(with_codec) is True
-    assert workflow_runner(Settings()).contexts_used is False  # type: ignore[attr-defined]
-    assert workflow_runner(Settings(), data_converter=with_codec).contexts_used is True  # type: ignore[attr-defined]
+    with_storage = dataclasses.replace(DATA_CONVERTER, external_storage=cast(Any, object()))  # only its presence counts
+    assert (contexts_used(DATA_CONVERTER), contexts_used(with_codec), contexts_used(with_storage)) == (False, True, True)
+    runners = {name: workflow_runner(SANDBOXED, data_converter=dc)
+               for name, dc in (("plain", DATA_CONVERTER), ("codec", with_codec), ("unknown", None))}
+    assert {name: r.contexts_used for name, r in runners.items()} == {  # type: ignore[attr-defined]
+        "plain": False, "codec": True, "unknown": True}
+
+
+async def test_the_worker_builds_its_runner_for_the_clients_converter(env, monkeypatch):
+    seen = []
+
+    def spy(settings: Settings, workflows: Any, data_converter: Any = None) -> WorkflowRunner:
+        seen.append(data_converter)
+        return workflow_runner(settings, workflows, data_converter)
+
+    monkeypatch.setattr(worker_module, "workflow_runner", spy)
+    with_codec = dataclasses.replace(DATA_CONVERTER, payload_codec=NoCodec())
+    client = Client(**{**env.client.config(), "data_converter": with_codec})
+    async with httpx.AsyncClient() as http:  # one task queue per worker, as the SDK requires
+        worker_module.build_worker(client, SANDBOXED.model_copy(update={"task_queue": "runner-a"}), http)
+        worker_module.build_worker(env.client, SANDBOXED.model_copy(update={"task_queue": "runner-b"}), http)
+    assert seen == [with_codec, env.client.data_converter]
 
 
 def test_the_rest_is_passed_through():
@@ -174,7 +198,7 @@ def test_the_rest_is_passed_through():
      UnsandboxedWorkflowRunner),
 ])
 def test_the_settings_choose_the_runner(settings, expected):
-    runner = workflow_runner(Settings(**settings))
+    runner = workflow_runner(Settings(**settings), data_converter=DATA_CONVERTER)
     assert type(runner) is expected
 
 
@@ -186,7 +210,7 @@ def test_by_default_workflows_run_sandboxed_and_remembering():
 
 def test_the_sdk_treats_it_as_the_sandboxed_runner_it_is():
     # Debug mode and plugins adjust a SandboxedWorkflowRunner with dataclasses.replace.
-    runner = workflow_runner(Settings(AFTERSALES_WORKFLOW_SANDBOX=True, AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS=True))
+    runner = workflow_runner(SANDBOXED, data_converter=DATA_CONVERTER)
     assert isinstance(runner, SandboxedWorkflowRunner)
     relaxed = dataclasses.replace(runner, restrictions=runner.restrictions.with_passthrough_modules("breakpoint_helper"))
     assert type(relaxed) is ContextMemoRunner
@@ -219,7 +243,7 @@ async def test_a_recorded_case_replays_with_under_half_the_sandbox_round_trips_a
     plain, asked[0] = asked[0], 0
     await replay(ContextMemoRunner(), path)
     remembering, asked[0] = asked[0], 0
-    await replay(workflow_runner(Settings()), path)  # the project's converter: no codec, no storage
+    await replay(workflow_runner(SANDBOXED, data_converter=DATA_CONVERTER), path)  # no codec, no storage
     assert plain > 50
     assert remembering < plain / 2
     assert asked[0] == 0

@@ -37,9 +37,10 @@ def test_there_are_histories_of_every_code_version():
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_history_replays(path: Path, runner: str):
     # Both the SDK's default runner and the one the worker runs workflows with (its sandbox
-    # settings and its memo of serialization contexts).
+    # settings; with the project's converter, no serialization context asked).
     replayer = Replayer(workflows=[CaseWorkflow, OrderLedgerWorkflow], data_converter=DATA_CONVERTER,
-                        workflow_runner=workflow_runner(Settings()) if runner == "worker" else SandboxedWorkflowRunner())
+                        workflow_runner=workflow_runner(Settings(), data_converter=DATA_CONVERTER) if runner == "worker"
+                        else SandboxedWorkflowRunner())
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
