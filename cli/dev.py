@@ -32,7 +32,8 @@ import httpx
 from aftersales_client import ApiError
 from domain.policy import PolicyError, load_policy
 from runtime.settings import Settings
-from runtime.temporal import connect, dev_server_args, temporal_cli_path
+from runtime.temporal import connect, dev_server_args, register_search_attributes, temporal_cli_path
+from workflows import search_attributes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_POLICY = PROJECT_ROOT / "demo" / "policy.toml"
@@ -376,9 +377,14 @@ class DevStack:
 
 
 async def _temporal_answers(address: str) -> bool:
+    """Whether the server answers and every case search attribute can be queried. The server only
+    registers ``--search-attribute`` in a new database, so attributes added to the code since the
+    data folder was made are registered here; with the server's caches on they apply within
+    about 10 s, and until then a query naming them fails."""
     try:
         client = await asyncio.wait_for(connect(address), timeout=3)
-        await client.count_workflows()  # the namespace and visibility answer too
+        await register_search_attributes(client)
+        await client.count_workflows(" OR ".join(f"{key.name} IS NULL" for key in search_attributes.ALL))
         return True
     except Exception:  # noqa: BLE001 - not up yet, whatever the reason
         return False

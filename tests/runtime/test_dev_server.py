@@ -1,18 +1,24 @@
-"""The dev server as the dev stack runs it: its arguments, and that its dynamic config takes effect
-(the dev server ignores a key it does not know, so only the server itself can tell)."""
+"""The dev server as the dev stack runs it: its arguments, that its dynamic config takes effect
+(the dev server ignores a key it does not know, so only the server itself can tell), and that the
+stack registers case search attributes an older data folder lacks."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import subprocess
 import time
 import uuid
 
 import httpx
+import pytest
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from cli.dev import free_ports
+from cli.dev import _temporal_answers, free_ports
 from runtime.temporal import (
     DATA_CONVERTER,
     DEV_SERVER_DYNAMIC_CONFIG,
@@ -88,3 +94,50 @@ async def test_the_dev_server_answers_search_attributes_from_its_caches() -> Non
     _, cli_default = await definition_reads([f"{SEARCH_ATTRIBUTES_REREAD}=true"])
     assert ours == 0
     assert cli_default >= 20
+
+
+async def test_an_attribute_added_since_the_data_folder_was_made_is_registered_when_the_stack_waits(tmp_path):
+    # The server registers --search-attribute only in a new database: a data folder made before
+    # an attribute existed never gets it, and cases carrying it would be refused.
+    port, ui_port = free_ports(2)
+    without = dev_server_args()
+    at = without.index(f"{sa.DISPUTE_RISK.name}=Bool")
+    without = without[:at - 1] + without[at + 1:]
+
+    def server(args: list[str]) -> subprocess.Popen:
+        return subprocess.Popen([temporal_cli_path(), "server", "start-dev", "--db-filename", str(tmp_path / "t.db"),
+                                 "--port", str(port), "--ui-port", str(ui_port), *args, "--log-level", "error"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def client() -> Client:
+        for _ in range(200):
+            with contextlib.suppress(Exception):
+                answering = await Client.connect(f"127.0.0.1:{port}", data_converter=DATA_CONVERTER)
+                await answering.count_workflows()
+                return answering
+            await asyncio.sleep(0.1)
+        raise AssertionError("the dev server did not answer")
+
+    async def open_with_dispute_risk(c: Client) -> None:
+        await c.start_workflow("NotRunHere", id=f"sa-new-{uuid.uuid4()}", task_queue="nobody-polls",
+                               search_attributes=TypedSearchAttributes([SearchAttributePair(sa.DISPUTE_RISK, True)]))
+
+    old = server(without)
+    try:
+        await client()
+    finally:
+        old.terminate()
+        old.wait(10)
+    restarted = server(dev_server_args())
+    try:
+        c = await client()
+        with pytest.raises(RPCError, match="no mapping defined for search attribute DisputeRisk"):
+            await open_with_dispute_risk(c)
+        deadline = time.monotonic() + 40
+        while not await _temporal_answers(f"127.0.0.1:{port}"):  # what the dev stack waits on
+            assert time.monotonic() < deadline, "the stack's wait never saw the attribute"
+            await asyncio.sleep(0.3)
+        await open_with_dispute_risk(c)
+    finally:
+        restarted.terminate()
+        restarted.wait(10)
