@@ -46,7 +46,8 @@ class ContextMemoRunner(SandboxedWorkflowRunner):
     """
 
     #: Whether the worker's data converter has a payload codec or external storage, the only
-    #: users of a command's context (:func:`contexts_used`); if not, the instances answer ``None``.
+    #: users of a command's context (:func:`contexts_used`); if not, the instances answer without
+    #: asking the sandbox (no context, no storage target).
     contexts_used: bool = True
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
