@@ -106,10 +106,15 @@ def tune_garbage_collector(settings: Settings) -> None:
     gc.callbacks.append(_log_long_gc_pauses)
 
 
+def provider_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The one client every activity's provider calls share: pooled keep-alive connections."""
+    return httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+
+
 async def run_worker(settings: Settings | None = None, extra_workflows: Sequence[type] = ()) -> None:
     settings = settings or Settings()
     client = await connect(settings.temporal_address, settings.temporal_namespace)
-    async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
+    async with provider_http_client(settings) as http:
         worker = build_worker(client, settings, http, extra_workflows)
         tune_garbage_collector(settings)
         logging.getLogger(__name__).info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
