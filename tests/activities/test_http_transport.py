@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import AsyncIterator, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -29,13 +30,16 @@ from worker import provider_http_client
 
 
 class _ImportSearches:
-    """A finder that records every module search it sees and finds nothing."""
+    """A finder that records every module search made on this thread and finds nothing (other
+    threads, such as a worker another test left running, are not this test's business)."""
 
     def __init__(self) -> None:
+        self.thread = threading.get_ident()
         self.searched: list[str] = []
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> ModuleSpec | None:
-        self.searched.append(name)
+        if threading.get_ident() == self.thread:
+            self.searched.append(name)
         return None
 
 
