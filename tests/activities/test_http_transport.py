@@ -23,9 +23,9 @@ from types import ModuleType
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities import Notification, NotificationActivities
-from domain.models import Role
+from activities import NotificationActivities
 from runtime.settings import Settings
+from tests.activities.test_notifications import reminder
 from worker import provider_http_client
 
 
@@ -76,28 +76,16 @@ async def provider_url() -> AsyncIterator[str]:
     await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), timeout=5)
 
 
-def _notice(n: int) -> Notification:
-    return Notification(
-        dedupe_key=f"case-1:notice:{n}",
-        case_id="case-1",
-        shop_id="shop-1",
-        recipient_role=Role.BUYER,
-        recipient_id="buyer-1",
-        kind="status_changed",
-        message="Your case moved on.",
-    )
-
-
 async def test_warm_provider_calls_search_for_no_module(provider_url: str) -> None:
     searches = _ImportSearches()
     async with provider_http_client(Settings()) as client:
         activities = NotificationActivities(client, provider_url)
         env = ActivityEnvironment()
-        await env.run(activities.send_notification, _notice(0))  # the first call loads what it needs
+        await env.run(activities.send_notification, reminder())  # the first call loads what it needs
         sys.meta_path.insert(0, searches)
         try:
-            for n in range(1, 21):
-                await env.run(activities.send_notification, _notice(n))
+            for _ in range(20):
+                await env.run(activities.send_notification, reminder())
         finally:
             sys.meta_path.remove(searches)
     assert searches.searched == [], (
