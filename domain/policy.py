@@ -1,6 +1,6 @@
 """Policy: every default of ``shared/DOMAIN.md`` as a value an operator can change.
 
-A policy file is TOML; durations are written like ``72h``, ``5d``, ``90s``. The policy in force
+A policy file is TOML; durations are written like ``72h``, ``5d``, ``90s``, ``500ms``. The policy in force
 when a case opens travels with the case (it is part of the workflow's input), so a later change
 applies to new cases only. Every field has the DOMAIN.md default, so an empty file is valid.
 """
@@ -15,16 +15,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
 
-from domain.durations import format_duration, parse_duration
+from domain.durations import check_whole_milliseconds, format_duration, parse_duration
 
 
 def _to_timedelta(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         # Same rule as for text: a policy that cannot be written back as "72h" and read again
-        # would fail to load in the worker.
-        if value <= timedelta(0):
-            raise ValueError(f"{value} is not a positive duration")
-        return value
+        # would fail to load in the worker (or load changed: 1.5 ms would come back as 1 ms).
+        return check_whole_milliseconds(value)
     return parse_duration(value)
 
 

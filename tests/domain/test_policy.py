@@ -302,3 +302,73 @@ def test_zero_or_negative_duration_given_as_a_timedelta_is_refused_too(delta):
 def test_policy_built_in_code_from_timedeltas_survives_the_json_round_trip():
     policy = parse_policy({"deadlines": {"platform_decision": timedelta(hours=36)}})
     assert Policy.model_validate_json(policy.model_dump_json()) == policy
+
+
+# --------------------------------------------------------------------------------------------
+# Sub-second durations (a compressed policy must be able to express every default exactly)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("500ms", timedelta(milliseconds=500)),
+        ("1s500ms", timedelta(milliseconds=1500)),
+        ("1500ms", timedelta(milliseconds=1500)),
+        ("1m30s250ms", timedelta(minutes=1, seconds=30, milliseconds=250)),
+        (" 250MS ", timedelta(milliseconds=250)),
+    ],
+)
+def test_parse_duration_reads_milliseconds(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(milliseconds=500), "500ms"),
+        (timedelta(milliseconds=1500), "1s500ms"),
+        (timedelta(hours=1, milliseconds=1), "1h1ms"),
+    ],
+)
+def test_format_duration_writes_milliseconds_and_reads_them_back(delta, text):
+    assert format_duration(delta) == text
+    assert parse_duration(text) == delta
+
+
+@pytest.mark.parametrize("text", ["0.5s", "1.5h", "500 ms", "5us", "ms", "500msx"])
+def test_parse_duration_refuses_bad_sub_second_durations_and_says_how_to_write_them(text):
+    with pytest.raises(ValueError, match="not a duration: write whole numbers with a unit \\(ms, s, m, h, d, w\\)"):
+        parse_duration(text)
+
+
+def test_a_fraction_is_refused_with_a_hint_to_use_a_smaller_unit():
+    with pytest.raises(ValueError, match="'1500ms', not '1.5s'"):
+        parse_duration("0.5s")
+
+
+def test_zero_milliseconds_is_not_a_positive_duration():
+    with pytest.raises(ValueError, match="not a positive duration"):
+        parse_duration("0ms")
+
+
+def test_a_policy_of_milliseconds_loads_and_survives_the_json_round_trip(tmp_path):
+    path = tmp_path / "fast.toml"
+    path.write_text('[deadlines]\nmerchant_decision_unshipped = "500ms"\n[reminders]\nmerchant = ["250ms"]\n')
+    policy = load_policy(path)
+    assert policy.deadlines.merchant_decision_unshipped == timedelta(milliseconds=500)
+    assert policy.reminders.merchant == [timedelta(milliseconds=250)]
+    assert policy.model_dump(mode="json")["deadlines"]["merchant_decision_unshipped"] == "500ms"
+    assert Policy.model_validate_json(policy.model_dump_json()) == policy
+
+
+def test_a_bad_sub_second_duration_in_a_policy_names_the_field(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[deadlines]\nplatform_decision = "0.5s"\n')
+    with pytest.raises(PolicyError, match=r"deadlines\.platform_decision: .*'0\.5s' is not a duration"):
+        load_policy(path)
+
+
+def test_a_timedelta_below_a_millisecond_is_refused_instead_of_silently_rounded():
+    # Before: 1.5 ms validated, was written to JSON as "1ms" (or "0s") and changed on the way to the worker.
+    with pytest.raises(PolicyError, match=r"deadlines\.platform_decision: .*whole number of milliseconds"):
+        parse_policy({"deadlines": {"platform_decision": timedelta(microseconds=1500)}})
