@@ -45,9 +45,34 @@ def receipt_date(order: Order, policy: Policy) -> datetime | None:
     return min(order.delivered_at, assumed)
 
 
-def _window_end(order: Order, days: int, policy: Policy) -> datetime | None:
+def _window_start(order: Order, policy: Policy) -> tuple[datetime, str, str] | None:
+    """The receipt date, the request field it comes from, and how it was found (for refusals)."""
     start = receipt_date(order, policy)
-    return None if start is None else start + timedelta(days=days)
+    if start is None:
+        return None
+    if order.delivered_at is not None and start == order.delivered_at:
+        return start, "order.delivered_at", f"delivered {order.delivered_at.isoformat()}"
+    grace = policy.eligibility.receipt_grace_working_days
+    assert order.shipped_at is not None  # a receipt date exists
+    delivered = "" if order.delivered_at is None else f", before the delivery recorded {order.delivered_at.isoformat()}"
+    how = f"shipped {order.shipped_at.isoformat()} + {grace} working days = {start.isoformat()}{delivered}"
+    return start, "order.shipped_at", how
+
+
+def _check_window_end(order: Order, now: datetime, policy: Policy, days: int, what: str, requested: str) -> None:
+    """Refuse when ``now`` is past ``days`` after receipt, naming the date field that decided the
+    window's start, the guarantee (or policy window) ``what``, and the dates."""
+    found = _window_start(order, policy)
+    if found is None:
+        return
+    start, field, how = found
+    end = start + timedelta(days=days)
+    if now > end:
+        raise Ineligible(
+            field,
+            f"{requested} comes too late: the {what} window ended {end.isoformat()}, {days} days from "
+            f"receipt ({how}); this request came {now.isoformat()}",
+        )
 
 
 def _check_window(request: CaseRequest, now: datetime, policy: Policy) -> None:
@@ -67,18 +92,17 @@ def _check_window(request: CaseRequest, now: datetime, policy: Policy) -> None:
         if order.delivered_at is not None:
             raise Ineligible("reason", "not_received, but the order has a delivered_at date")
         return
+    requested = f"a {request.reason} {kind} request"
 
     def guarantee_window(g: GuaranteeKind, label: str) -> None:
         guarantee = order.guarantee(g)
         if guarantee is None:
-            raise Ineligible("type", f"the order has no {g} guarantee, so a {label} is not available")
-        end = _window_end(order, guarantee.days, policy)
-        if end is not None and now > end:
+            offered = ", ".join(f"{x.kind} {x.days}d" for x in order.guarantees) or "none"
             raise Ineligible(
-                "type",
-                f"the {guarantee.days}-day {g} window ended at {end.isoformat()}; "
-                f"requests are allowed until then",
+                "order.guarantees",
+                f"the order has no {g} guarantee, so a {label} is not available (its guarantees: {offered})",
             )
+        _check_window_end(order, now, policy, guarantee.days, f"{g} {guarantee.days}d", requested)
 
     if kind == CaseType.EXCHANGE:
         guarantee_window(GuaranteeKind.EXCHANGE, "exchange")
@@ -91,13 +115,15 @@ def _check_window(request: CaseRequest, now: datetime, policy: Policy) -> None:
         return
     # Seller-responsible or other reasons: the longest of the order's guarantees and the
     # policy's window for seller faults.
-    days = max([g.days for g in order.guarantees] + [policy.eligibility.seller_fault_claim_days])
-    end = _window_end(order, days, policy)
-    if end is not None and now > end:
-        raise Ineligible(
-            "reason",
-            f"a {request.reason} claim was possible for {days} days after receipt, until {end.isoformat()}",
-        )
+    claim_days = policy.eligibility.seller_fault_claim_days
+    longest = max(order.guarantees, key=lambda g: g.days, default=None)
+    if longest is not None and longest.days > claim_days:
+        what = f"{longest.kind} {longest.days}d (the order's longest guarantee)"
+        days = longest.days
+    else:
+        what = f"seller-fault claim {claim_days}d (policy eligibility.seller_fault_claim_days)"
+        days = claim_days
+    _check_window_end(order, now, policy, days, what, requested)
 
 
 def check_eligibility(

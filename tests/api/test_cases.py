@@ -72,6 +72,17 @@ async def test_ineligible_request_is_422_naming_the_field(api):
     assert (await api.http.get(f"/v1/cases/{case_id}", headers=api.auth("operator"))).status_code == 404
 
 
+async def test_a_late_request_is_422_naming_the_date_field_and_the_guarantee(api):
+    # Delivered 9 days ago (shipped 11): the 7-day no-reason return ended 2 days ago.
+    case_id = uid()
+    response = await api.open(case_body(case_id, reason="no_reason", order_kwargs={"delivered_days_ago": 9}))
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert error["field"] == "order.delivered_at"
+    assert "no_reason_return 7d window ended" in error["message"]
+    assert (await api.http.get(f"/v1/cases/{case_id}", headers=api.auth("operator"))).status_code == 404
+
+
 async def test_only_a_system_opens_cases(api):
     for who in ("buyer", "staff", "supervisor", "platform", "operator"):
         response = await api.open(case_body(uid()), who=who)

@@ -86,10 +86,14 @@ def test_no_reason_return_is_allowed_until_seven_days_after_receipt(reason):
 @pytest.mark.parametrize("reason", ["no_reason", "changed_mind"])
 def test_no_reason_return_after_seven_days_is_refused_with_the_window_end(reason):
     request = make_request(reason=reason, shipped_at=WEDNESDAY, delivered_at=FRIDAY)
-    error = refusal(request, now=FRIDAY + timedelta(days=7, seconds=1))
-    assert error.field == "type"
-    assert "7-day no_reason_return window ended" in error.message
+    late = FRIDAY + timedelta(days=7, seconds=1)
+    error = refusal(request, now=late)
+    # The refusal names the date that started the window and the guarantee that decided it.
+    assert error.field == "order.delivered_at"
+    assert "no_reason_return 7d window ended" in error.message
     assert (FRIDAY + timedelta(days=7)).isoformat() in error.message
+    assert f"delivered {FRIDAY.isoformat()}" in error.message
+    assert late.isoformat() in error.message
 
 
 def test_late_confirmation_does_not_stretch_the_no_reason_window():
@@ -98,14 +102,17 @@ def test_late_confirmation_does_not_stretch_the_no_reason_window():
     request = make_request(reason="no_reason", shipped_at=WEDNESDAY, delivered_at=NEXT_FRIDAY)
     check(request, now=NEXT_WEDNESDAY + timedelta(days=7))
     error = refusal(request, now=NEXT_WEDNESDAY + timedelta(days=7, hours=1))
-    assert error.field == "type"
+    # The shipment date decided it (shipped + 5 working days came before the recorded delivery).
+    assert error.field == "order.shipped_at"
     assert (NEXT_WEDNESDAY + timedelta(days=7)).isoformat() in error.message
+    assert f"shipped {WEDNESDAY.isoformat()} + 5 working days = {NEXT_WEDNESDAY.isoformat()}" in error.message
+    assert f"before the delivery recorded {NEXT_FRIDAY.isoformat()}" in error.message
 
 
 def test_no_reason_refund_only_on_a_shipped_order_uses_the_no_reason_window():
     request = make_request(type="refund_only", reason="no_reason", shipped_at=WEDNESDAY, delivered_at=FRIDAY)
     check(request, now=FRIDAY + timedelta(days=6))
-    assert refusal(request, now=FRIDAY + timedelta(days=8)).field == "type"
+    assert refusal(request, now=FRIDAY + timedelta(days=8)).field == "order.delivered_at"
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,16 +123,16 @@ def test_exchange_is_allowed_within_the_exchange_window_and_refused_after():
     request = make_request(type="exchange", reason="quality_issue", delivered_at=FRIDAY)
     check(request, now=FRIDAY + timedelta(days=15))
     error = refusal(request, now=FRIDAY + timedelta(days=15, minutes=1))
-    assert error.field == "type"
-    assert "15-day exchange window ended" in error.message
+    assert error.field == "order.delivered_at"
+    assert "exchange 15d window ended" in error.message
 
 
 def test_repair_is_allowed_within_the_warranty_and_refused_after():
     request = make_request(type="repair", reason="quality_issue", delivered_at=FRIDAY)
     check(request, now=FRIDAY + timedelta(days=365))
     error = refusal(request, now=FRIDAY + timedelta(days=366))
-    assert error.field == "type"
-    assert "365-day warranty window ended" in error.message
+    assert error.field == "order.delivered_at"
+    assert "warranty 365d window ended" in error.message
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,8 +159,9 @@ def test_request_needing_a_guarantee_the_order_lacks_is_refused(case_type, reaso
     ]
     request = make_request(type=case_type, reason=reason, guarantees=others, delivered_at=FRIDAY)
     error = refusal(request, now=FRIDAY + timedelta(days=1))
-    assert error.field == "type"
+    assert error.field == "order.guarantees"
     assert f"no {missing} guarantee" in error.message
+    assert "its guarantees: " + ", ".join(f"{g['kind']} {g['days']}d" for g in others) in error.message
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,8 +174,18 @@ def test_seller_fault_claim_without_a_longer_guarantee_uses_the_policy_window():
     )
     check(request, now=FRIDAY + timedelta(days=15))
     error = refusal(request, now=FRIDAY + timedelta(days=16))
-    assert error.field == "reason"
-    assert "quality_issue claim was possible for 15 days" in error.message
+    assert error.field == "order.delivered_at"
+    assert "seller-fault claim 15d (policy eligibility.seller_fault_claim_days) window ended" in error.message
+
+
+def test_seller_fault_claim_with_a_longer_guarantee_names_that_guarantee():
+    request = make_request(
+        reason="quality_issue", guarantees=[{"kind": "warranty", "days": 30}], delivered_at=None, shipped_at=WEDNESDAY
+    )
+    check(request, now=NEXT_WEDNESDAY + timedelta(days=30))
+    error = refusal(request, now=NEXT_WEDNESDAY + timedelta(days=30, seconds=1))
+    assert error.field == "order.shipped_at"
+    assert "warranty 30d (the order's longest guarantee) window ended" in error.message
 
 
 def test_not_received_is_refused_when_the_order_has_a_delivery_date():
