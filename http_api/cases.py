@@ -174,10 +174,13 @@ async def get_case(case_id: str, principal: CurrentPrincipal, service: Service) 
 @router.get(
     "/cases",
     response_model=CasePage,
-    summary="List cases (staff, supervisor, platform, operator)",
+    summary="List cases (staff, supervisor, platform, operator; a buyer lists their own)",
     responses={
         **AUTH_RESPONSES,
-        403: {"model": Problem, "description": "the role may not list, or staff asked for another shop"},
+        403: {
+            "model": Problem,
+            "description": "the role may not list, staff asked for another shop, or a buyer for another buyer",
+        },
         422: {"model": ValidationProblem, "description": "a filter is invalid"},
     },
 )
@@ -204,8 +207,13 @@ async def list_cases(
     moment). A case whose refund is being paid lists as ``refunding`` only once the payout's first
     attempt has failed or not succeeded within 2 minutes; until then (usually a fraction of a
     second) its row keeps what it listed before, state, ``waiting_on`` and deadline included.
-    Staff and supervisors see their own shop only."""
-    if principal.role not in LISTERS:
+    Staff and supervisors see their own shop only; a buyer sees their own cases only."""
+    if principal.role == Role.BUYER:
+        # A buyer lists their own after-sales requests, as on every marketplace.
+        if buyer_id is not None and buyer_id != principal.id:
+            raise ApiError(403, f"buyer {principal.id} lists their own cases only", kind=kinds.FORBIDDEN)
+        buyer_id = principal.id
+    elif principal.role not in LISTERS:
         raise ApiError(403, f"a {principal.role} may not list cases", kind=kinds.FORBIDDEN)
     if principal.role in (Role.STAFF, Role.SUPERVISOR):
         if shop_id is not None and shop_id != principal.shop_id:

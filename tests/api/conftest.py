@@ -54,6 +54,7 @@ PRINCIPALS: dict[str, Principal] = {
     "operator": OPERATOR,
     "shop1_system": Principal(role=Role.SYSTEM, id="shop-1-backend", shop_id="shop-1"),
     "list_staff": Principal(role=Role.STAFF, id="lena", shop_id=LIST_SHOP),
+    "list_buyer": Principal(role=Role.BUYER, id="list-buyer"),
 }
 
 

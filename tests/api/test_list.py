@@ -106,10 +106,25 @@ async def test_staff_see_their_own_shop_only(api, listed):
         assert ids((await api.list(who, shop_id=LIST_SHOP)).json()) == listed["all"]
 
 
-async def test_buyers_and_systems_do_not_list(api):
-    for who in ("buyer", "system"):
-        response = await api.list(who)
-        assert response.status_code == 403, who
+async def test_a_buyer_lists_their_own_cases_only(api, listed):
+    # Every case of list-buyer, whichever shop; nobody else's.
+    mine = await api.list("list_buyer")
+    assert mine.status_code == 200, mine.text
+    assert ids(mine.json()) == listed["all"]
+    assert {i["buyer_id"] for i in mine.json()["items"]} == {"list-buyer"}
+    # Filters narrow their own list; naming themselves is allowed, naming another buyer is not.
+    assert ids((await api.list("list_buyer", type="refund_only")).json()) == {listed["refund"]}
+    assert ids((await api.list("list_buyer", buyer_id="list-buyer", waiting_on="buyer")).json()) == {listed["return_b"]}
+    response = await api.list("list_buyer", buyer_id="buyer-1")
+    assert response.status_code == 403
+    assert "list-buyer lists their own cases only" in response.json()["detail"]
+    # Another buyer does not see them, even asking by shop.
+    assert not ids((await api.list("buyer", shop_id=LIST_SHOP)).json()) & listed["all"]
+
+
+async def test_systems_do_not_list(api):
+    response = await api.list("system")
+    assert response.status_code == 403
 
 
 @pytest.mark.parametrize(
