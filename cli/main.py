@@ -1,7 +1,7 @@
 """The ``aftersales`` command: talk to the API, or run a part of the system.
 
     aftersales open request.json            aftersales show CASE_ID
-    aftersales list --state awaiting_merchant_decision --shop shop-1
+    aftersales list --state awaiting_merchant_decision --shop shop-1 --type return_refund
     aftersales --as alice approve CASE_ID --amount 1999 --note "goodwill"
     aftersales dev [--demo]                 aftersales worker | api | sandbox | demo
 
@@ -26,9 +26,22 @@ import httpx
 from aftersales_client import DEFAULT_API_URL, AfterSalesClient, ApiError
 from cli import render
 from cli.actions import add_action_commands, payload_from
-from domain.models import CaseState, WaitingOn
+from domain.models import CaseState, CaseType, WaitingOn
 
 DEFAULT_TOKENS_FILE = ".data/tokens.json"
+
+#: The API's list filters (``GET /v1/cases`` query parameters), each set by an option of ``list``.
+LIST_FILTERS = (
+    "state",
+    "type",
+    "shop_id",
+    "buyer_id",
+    "order_id",
+    "tracking_number",
+    "waiting_on",
+    "deadline_before",
+    "dispute_risk",
+)
 
 #: Exit codes: 1 the API refused, 2 bad usage (argparse), 3 the API could not be reached.
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
@@ -87,14 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("case_id", metavar="CASE_ID")
     p.add_argument("--no-timeline", dest="timeline", action="store_false", help="leave the timeline out")
 
-    p = sub.add_parser("list", parents=[common], help="cases matching filters (staff, platform, operator)")
+    p = sub.add_parser(
+        "list", parents=[common], help="cases matching filters (staff, platform, operator; a buyer: their own)"
+    )
     p.add_argument(
         "--state", action="append", choices=[s.value for s in CaseState], help="one state (repeat for several)"
     )
+    p.add_argument("--type", choices=[t.value for t in CaseType])
     p.add_argument("--shop", dest="shop_id", metavar="SHOP_ID")
+    p.add_argument("--buyer", dest="buyer_id", metavar="BUYER_ID")
+    p.add_argument("--order", dest="order_id", metavar="ORDER_ID")
+    p.add_argument("--tracking-number", metavar="NUMBER", help="a return or outbound parcel's tracking number")
     p.add_argument("--waiting-on", choices=[w.value for w in WaitingOn])
     p.add_argument("--deadline-before", metavar="TIME", help="RFC 3339 time, or a duration from now such as 2h or 1d")
-    p.add_argument("--dispute-risk", action="store_true", default=None, help="only cases flagged dispute risk")
+    p.add_argument(
+        "--dispute-risk",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only cases flagged dispute risk (--no-dispute-risk: only those not flagged)",
+    )
 
     add_action_commands(sub, common)
 
@@ -190,13 +214,9 @@ def run_api_command(args: argparse.Namespace, transport: httpx.BaseTransport | N
             else:
                 print(render.case_summary(view, timeline=args.timeline))
         elif args.command == "list":
-            views = api.list_cases(
-                state=args.state,
-                shop_id=args.shop_id,
-                waiting_on=args.waiting_on,
-                deadline_before=_deadline_before(args.deadline_before),
-                dispute_risk=args.dispute_risk,
-            )
+            filters = {name: getattr(args, name) for name in LIST_FILTERS}
+            filters["deadline_before"] = _deadline_before(args.deadline_before)
+            views = api.list_cases(**filters)
             if args.json:
                 _print_json(views)
             else:

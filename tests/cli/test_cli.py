@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.main import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, build_parser, main
+from cli.main import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, LIST_FILTERS, build_parser, main
 from domain.rules import PAYLOADS
 from tests.cli.fake_api import FakeApi, case_view
 
@@ -180,6 +180,44 @@ def test_list_prints_a_table_and_passes_filters(api: FakeApi, capsys: pytest.Cap
     assert out[0].split() == ["case", "type", "state", "waiting", "on", "deadline", "risk", "opened"]
     assert out[2].split() == ["c-1", "refund_only", "awaiting_merchant_decision", "merchant", "-", "yes", "-"]
     assert out[3].split() == ["c-2", "exchange", "closed", "-", "-", "-"]
+
+
+def test_list_has_an_option_for_every_filter_the_api_accepts() -> None:
+    from http_api import create_app
+    from runtime.settings import Settings
+
+    operation = create_app(Settings(), tokens={}).openapi()["paths"]["/v1/cases"]["get"]
+    accepted = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    # Paging is the client's business: `list` follows next_page_token to the end.
+    assert accepted - {"page_size", "page_token"} == set(LIST_FILTERS)
+
+
+@pytest.mark.parametrize(
+    ("options", "params"),
+    [
+        (["--type", "return_refund"], {"type": "return_refund"}),
+        (["--buyer", "buyer-1"], {"buyer_id": "buyer-1"}),
+        (["--order", "o-1001"], {"order_id": "o-1001"}),
+        (["--tracking-number", "SF100"], {"tracking_number": "SF100"}),
+        (["--waiting-on", "courier"], {"waiting_on": "courier"}),
+        (["--no-dispute-risk"], {"dispute_risk": "false"}),
+        (["--state", "closed", "--state", "refunded"], {"state": ["closed", "refunded"]}),
+    ],
+)
+def test_list_sends_each_filter_as_the_api_names_it(
+    api: FakeApi, options: list[str], params: dict[str, object]
+) -> None:
+    api.on("GET", "/v1/cases", httpx.Response(200, json={"items": [], "next_page_token": None}))
+    assert run(api, "list", *options) == 0
+    sent = {key: api.last.url.params.get_list(key) for key in api.last.url.params}
+    assert sent == {key: value if isinstance(value, list) else [value] for key, value in params.items()}
+
+
+def test_list_refuses_an_unknown_type(api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(api, "list", "--type", "swap")
+    assert exited.value.code == EXIT_USAGE
+    assert "invalid choice: 'swap'" in capsys.readouterr().err
 
 
 def test_open_reads_a_file_or_stdin(
