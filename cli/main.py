@@ -4,6 +4,7 @@
     aftersales list --state awaiting_merchant_decision --shop shop-1 --type return_refund
     aftersales --as alice approve CASE_ID --amount 1999 --note "goodwill"
     aftersales dev [--demo]                 aftersales worker | api | sandbox | demo
+    curl -H "Authorization: Bearer $(aftersales token alice)" ...
 
 Global options (before or after the subcommand): ``--api-url`` ($AFTERSALES_API_URL),
 ``--token`` ($AFTERSALES_TOKEN) or ``--as NAME`` (a principal id from the tokens file, e.g. the
@@ -119,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only cases flagged dispute risk (--no-dispute-risk: only those not flagged)",
     )
+
+    p = sub.add_parser(
+        "token", parents=[common], help="print the token of a principal in the tokens file (for curl and scripts)"
+    )
+    p.add_argument("name", metavar="NAME", help="a principal id (alice, buyer-1, ...) or a role")
 
     add_action_commands(sub, common)
 
@@ -267,6 +273,10 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | 
     elif unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
+        if args.command == "token":
+            args.as_principal = args.name
+            print(resolve_token(args))
+            return 0
         if args.command in ("worker", "api", "sandbox", "dev", "demo"):
             from cli import dev
 

@@ -322,3 +322,17 @@ def test_every_bad_field_is_listed(
     assert run(api, "open", "-") == EXIT_REFUSED
     err = capsys.readouterr().err
     assert "  order.currency: bad code" in err and "  items: too short" in err
+
+
+def test_token_prints_a_principals_token_from_the_tokens_file_it_is_pointed_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file comes from AFTERSALES_TOKENS (as `aftersales dev --data-dir` prints), not a fixed .data/ path.
+    tokens = tmp_path / "elsewhere" / "tokens.json"
+    tokens.parent.mkdir()
+    tokens.write_text(json.dumps({"tok-a": {"role": "staff", "id": "alice", "shop_id": "shop-1"}}))
+    monkeypatch.setenv("AFTERSALES_TOKENS", str(tokens))
+    assert main(["token", "alice"]) == 0
+    assert capsys.readouterr().out == "tok-a\n"
+    assert main(["token", "nobody"]) == EXIT_USAGE
+    assert "no such principal" in capsys.readouterr().err
