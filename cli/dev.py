@@ -52,6 +52,18 @@ DEMO_PRINCIPALS: list[dict[str, str]] = [
 ]
 
 
+def aftersales_command() -> str:
+    """How to type ``aftersales`` from here: it lives next to this Python (``.venv/bin/``), which
+    is not on PATH until the environment is activated."""
+    script = Path(sys.executable).parent / "aftersales"
+    if not script.exists():
+        return f"{sys.executable} -m cli"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def worker_names(count: int) -> list[str]:
     """The worker children's names (and log files): ``worker``, then ``worker-2``, ``worker-3`` ..."""
     return ["worker", *(f"worker-{n}" for n in range(2, count + 1))]
@@ -371,7 +383,7 @@ class DevStack:
         if self.tokens_path.resolve() != Path(".data/tokens.json").resolve():
             hints.append(f"export AFTERSALES_TOKENS={self.tokens_path}")
         lines += [f"  try           {h}" for h in hints]
-        lines.append("  try           aftersales --as alice list   (or python -m cli ...)")
+        lines.append(f"  try           {aftersales_command()} --as alice list")
         lines.append("Ctrl-C stops everything; cases survive a restart.")
         return "\n".join(lines)
 

@@ -167,3 +167,13 @@ def test_unknown_options_are_still_errors_elsewhere(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         main(["show", "c-1", "--port", "1"])
     assert "unrecognized arguments: --port 1" in capsys.readouterr().err
+
+
+def test_the_banner_says_where_the_aftersales_command_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `aftersales` is in .venv/bin, not on PATH: the hint must be a command that runs as typed.
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "aftersales").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.executable", str(tmp_path / ".venv" / "bin" / "python"))
+    stack = DevStack(data_dir=tmp_path / ".data", say=lambda _: None)
+    assert "try           .venv/bin/aftersales --as alice list" in stack.banner()
