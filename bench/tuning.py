@@ -4,7 +4,7 @@ Each variant runs on a fresh stack, so the database starts empty every time. The
 the worker's (``runtime.settings.Settings``, by environment variable) and the dev server's
 SQLite pragmas and dynamic config. A variant's environment reaches every process of the stack,
 so ``GOGC`` tunes the dev server's Go runtime. The first variant is the shipped defaults; the
-README explains each default by its row here.
+docs/capacity.md explains each default by its row here.
 """
 
 from __future__ import annotations

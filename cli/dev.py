@@ -158,7 +158,7 @@ class DevStack:
     sandbox_port: int = 8700
     startup_timeout: float = 60.0
     say: Callable[[str], None] = print
-    #: The dev server's SQLite pragmas (WAL and synchronous=normal: see the README's capacity figures).
+    #: The dev server's SQLite pragmas (WAL and synchronous=normal: see docs/capacity.md).
     sqlite_pragmas: Sequence[str] = ("journal_mode=wal", "synchronous=normal")
     #: The dev server's dynamic configuration, as ``KEY=JSON_VALUE`` (``--dynamic-config-value``), on
     #: top of ``runtime.temporal.DEV_SERVER_DYNAMIC_CONFIG`` (a key given here replaces its value there).
