@@ -1,6 +1,8 @@
 """Serve the API with uvicorn: ``python -m http_api --host 127.0.0.1 --port 8000``.
 
-Configuration comes from the environment (``TEMPORAL_ADDRESS``, ``AFTERSALES_TOKENS``, ...).
+Configuration comes from the environment (``TEMPORAL_ADDRESS``, ``AFTERSALES_TOKENS``, ...). Logs
+are text or JSON (``AFTERSALES_JSON_LOGS``); the access log is the API's own (one line per
+request with the route, status, time, request id and case id), not uvicorn's.
 """
 
 from __future__ import annotations
@@ -13,23 +15,31 @@ import uvicorn
 
 from http_api.app import create_app
 from http_api.auth import TokensError
+from runtime.logs import configure_logging
+from runtime.settings import Settings
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m http_api", description="The after-sales HTTP API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-level", default=None, help="default: AFTERSALES_LOG_LEVEL (info)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        app = create_app()
+        settings = Settings()
+        if args.log_level:
+            settings = settings.model_copy(update={"log_level": args.log_level.upper()})
+        configure_logging(settings)
+        app = create_app(settings)
     except (TokensError, ValueError, OSError) as err:
         sys.exit(f"http_api: {err}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # log_config=None: uvicorn keeps the logging configured above (text or JSON) instead of its own.
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
+                log_level=settings.log_level.lower())
 
 
 if __name__ == "__main__":
