@@ -44,20 +44,19 @@ SERIES: dict[str, str] = {
     "aftersales_http_request_duration_seconds": "API request latency, by method, route template and status (API)",
 }
 
-_worker_runtime: Runtime | None = None
+_runtimes: dict[str, Runtime] = {}
 
 
 def worker_runtime(settings: Settings) -> Runtime | None:
     """The SDK runtime that serves the worker's Prometheus metrics on ``AFTERSALES_WORKER_METRICS``,
-    or None (the SDK's default runtime, no metrics endpoint) when that is not set. One per process:
-    a runtime owns its endpoint, so a second one on the same address would fail to bind."""
-    global _worker_runtime
-    if not settings.worker_metrics_address:
+    or None (the SDK's default runtime, no metrics endpoint) when that is not set. One per address
+    and process: a runtime owns its endpoint, so a second one there would fail to bind."""
+    address = settings.worker_metrics_address
+    if not address:
         return None
-    if _worker_runtime is None:
-        address = settings.worker_metrics_address
+    if address not in _runtimes:
         try:
-            _worker_runtime = Runtime(
+            _runtimes[address] = Runtime(
                 telemetry=TelemetryConfig(
                     # The names Temporal's own Grafana dashboards and docs use: counters end in
                     # _total, durations are in seconds and say so (..._latency_seconds_bucket).
@@ -68,7 +67,7 @@ def worker_runtime(settings: Settings) -> Runtime | None:
             )
         except Exception as err:  # the SDK's core says why in its message (address in use, bad address)
             raise ValueError(f"AFTERSALES_WORKER_METRICS={address}: cannot serve metrics there: {err}") from None
-    return _worker_runtime
+    return _runtimes[address]
 
 
 def tracing_interceptors(settings: Settings) -> list[Interceptor]:
