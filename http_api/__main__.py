@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from http_api.app import create_app
-from http_api.auth import TokensError
+from http_api.auth import TokensError, write_starter_tokens
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 
@@ -24,11 +24,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default=None, help="default: AFTERSALES_LOG_LEVEL (info)")
+    parser.add_argument(
+        "--init-tokens",
+        metavar="PATH",
+        help="create a starter tokens file at PATH (a system and an operator token) unless one exists, and exit",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.init_tokens:
+        written = write_starter_tokens(args.init_tokens)
+        print(f"http_api: {'wrote a starter tokens file' if written else 'keeping the tokens file'} at {args.init_tokens}")
+        return
     try:
         settings = Settings()
         if args.log_level:

@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -83,6 +84,31 @@ def load_tokens(path: str | Path) -> dict[str, Principal]:
             raise TokensError(f"{label}: a {principal.role} needs a shop_id")
         tokens[token] = principal
     return tokens
+
+
+#: The principals of a starter tokens file (``python -m http_api --init-tokens PATH``): the shop's
+#: backend opens cases, the operator reads everything. Add staff, buyers ... by editing the file,
+#: or use JWTs from the identity provider for people.
+STARTER_PRINCIPALS: tuple[Principal, ...] = (
+    Principal(role=Role.SYSTEM, id="shop-backend"),
+    Principal(role=Role.OPERATOR, id="operator"),
+)
+
+
+def write_starter_tokens(path: str | Path) -> bool:
+    """Create a tokens file with one random token per :data:`STARTER_PRINCIPALS` (readable by its
+    owner only); an existing file is left alone. Returns whether it wrote one."""
+    target = Path(path)
+    if target.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    entries = {f"{p.role}-{secrets.token_urlsafe(24)}": p.model_dump(mode="json", exclude_none=True)
+               for p in STARTER_PRINCIPALS}
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    temporary.chmod(0o600)
+    temporary.replace(target)
+    return True
 
 
 class TokenBook:

@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     #: every API replica needs the same value.
     page_token_key: SecretStr | None = Field(default=None, alias="AFTERSALES_PAGE_TOKEN_KEY")
 
+    @field_validator(
+        "temporal_api_key", "temporal_tls_client_cert_path", "temporal_tls_client_key_path",
+        "temporal_tls_server_ca_cert_path", "temporal_tls_server_name", "worker_metrics_address", "jwt_jwks_url",
+        "jwt_issuer", "jwt_audience", "page_token_key", mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose files and Helm values pass "" for a setting they leave out.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("jwt_algorithms")
     @classmethod
     def _algorithms(cls, value: str) -> str:
