@@ -21,7 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import CourierActivities, NotificationActivities, PaymentActivities
 from runtime.logs import configure_logging
 from runtime.settings import Settings
-from runtime.telemetry import CaseLogContext, worker_runtime
+from runtime.telemetry import CaseLogContext, setup_tracing, worker_runtime
 from runtime.temporal import connect
 from runtime.workflow_runner import ContextMemoRunner, contexts_used
 from workflows.case import CaseWorkflow
@@ -137,6 +137,7 @@ def main(extra_workflows: Sequence[type] = ()) -> None:
         sys.exit(f"worker: {err}")
     configure_logging(settings)
     try:
+        setup_tracing(settings, "aftersales-worker")
         asyncio.run(run_worker(settings, extra_workflows=extra_workflows))
     except KeyboardInterrupt:
         pass

@@ -17,6 +17,7 @@ from http_api.app import create_app
 from http_api.auth import TokensError, write_starter_tokens
 from runtime.logs import configure_logging
 from runtime.settings import Settings
+from runtime.telemetry import setup_tracing
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.log_level:
             settings = settings.model_copy(update={"log_level": args.log_level.upper()})
         configure_logging(settings)
+        setup_tracing(settings, "aftersales-api")
         app = create_app(settings)
     except (TokensError, ValueError, OSError) as err:
         sys.exit(f"http_api: {err}")

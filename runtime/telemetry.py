@@ -14,6 +14,7 @@ go to the OTLP endpoint the standard ``OTEL_EXPORTER_OTLP_*`` variables name.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from temporalio.client import Interceptor
@@ -76,7 +77,8 @@ def tracing_interceptors(settings: Settings) -> list[Interceptor]:
         return []
     from temporalio.contrib.opentelemetry import TracingInterceptor
 
-    setup_tracing(settings)
+    # Its tracer follows the global provider, which the process's entry point installs
+    # (setup_tracing), so building a client never touches global state.
     return [TracingInterceptor()]
 
 
@@ -84,8 +86,9 @@ _tracing_ready = False
 
 
 def setup_tracing(settings: Settings, service_name: str = "aftersales") -> None:
-    """Install a global tracer provider exporting over OTLP (once per process). Needs the
-    ``tracing`` extra; without it, a clear error says what to install."""
+    """Install a global tracer provider exporting over OTLP (once per process; the worker's and
+    the API's entry points call it). Needs the ``tracing`` extra; without it, a clear error says
+    what to install. ``OTEL_SERVICE_NAME`` overrides ``service_name``."""
     global _tracing_ready
     if _tracing_ready or not settings.tracing:
         return
@@ -99,7 +102,8 @@ def setup_tracing(settings: Settings, service_name: str = "aftersales") -> None:
         raise ValueError(
             f"AFTERSALES_TRACING=true needs the tracing extra (pip install 'aftersales[tracing]'): {err}"
         ) from None
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    name = os.environ.get("OTEL_SERVICE_NAME") or service_name
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _tracing_ready = True
@@ -110,8 +114,6 @@ def instrument_api(app: Any, settings: Settings, tracer_provider: Any = None) ->
     given, as the tests do)."""
     if not settings.tracing and tracer_provider is None:
         return
-    if tracer_provider is None:
-        setup_tracing(settings)
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="/metrics,/healthz,/readyz")
