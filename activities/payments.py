@@ -40,8 +40,13 @@ class PaymentActivities:
             result = await self._pay(request)
         except Exception as err:
             _metrics.payout_failed(err)
+            activity.logger.warning("payout %s for case %s failed: %s", request.idempotency_key, request.case_id, err)
             raise
         _metrics.payout_paid(result)
+        # One line per payout that moved (or found) money: what operators reconcile against.
+        activity.logger.info("payout %s for case %s: %s %d %s (payment %s)", request.idempotency_key,
+                             request.case_id, "already paid" if result.already_paid else "paid", result.amount,
+                             result.currency, result.payment_id)
         return result
 
     async def _pay(self, request: PayoutRequest) -> PayoutResult:
