@@ -7,6 +7,8 @@ runs two refund-only cases: one paid, one whose payout the provider refuses (it 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -113,3 +115,30 @@ async def test_every_answer_has_a_request_id(metered):
     assert mine.headers["x-request-id"] == "req-123"
     made = await api.http.get("/healthz", headers={"X-Request-ID": "bad id; with spaces"})
     assert made.headers["x-request-id"] != "bad id; with spaces" and len(made.headers["x-request-id"]) == 32
+
+
+async def test_the_worker_entry_point_serves_metrics_where_the_setting_says(dev_server, tokens_file, monkeypatch):
+    import worker
+
+    monkeypatch.setattr(worker, "tune_garbage_collector", lambda settings: None)  # not in the test process
+    address = f"127.0.0.1:{free_port()}"
+    settings = api_settings(tokens_file, AFTERSALES_WORKER_METRICS=address,
+                            TEMPORAL_ADDRESS=dev_server.client.service_client.config.target_host)
+    running = asyncio.create_task(worker.run_worker(settings))
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            for _ in range(200):
+                assert not running.done(), running
+                try:
+                    text = (await http.get(f"http://{address}/metrics")).text
+                except httpx.TransportError:
+                    text = ""
+                if sample(text, "temporal_worker_task_slots_available", task_queue=settings.task_queue) is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"no worker metrics at {address}")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
