@@ -1,10 +1,11 @@
 """The production compose file, the Prometheus alerts and the Grafana dashboard.
 
-``docker-compose config`` (Debian's ``docker-compose`` package, no daemon needed; scripts/test.sh
-installs it in CI) validates the compose file against the Compose schema; the checks below read
-the files themselves for what the schema cannot know: maintained images, one image for every
-role of ours, the search attributes the code uses, health checks, and alerts and panels that
-query series the code exports.
+``docker-compose config`` (Debian's ``docker-compose`` package, no daemon needed) validates the
+compose file against the Compose schema, and ``promtool`` (Debian's ``prometheus`` package) the
+Prometheus configuration, the alert rules and every dashboard query; scripts/test.sh installs both
+in CI. The other checks read the files for what no schema knows: maintained images, one image
+for every role of ours, the search attributes the code uses, health checks, and alerts and
+panels that query series the code exports.
 """
 
 from __future__ import annotations
@@ -42,12 +43,16 @@ def _compose_cli() -> list[str] | None:
     return None
 
 
+def _missing(tool: str, package: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run {tool}: scripts/test.sh installs Debian's {package}")
+    pytest.skip(f"no {tool} here (apt-get install {package}; scripts/test.sh does in CI)")
+
+
 def test_compose_cli_validates_the_file():
     cli = _compose_cli()
     if cli is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must validate the compose file: scripts/test.sh installs docker-compose")
-        pytest.skip("no docker-compose here (apt-get install docker-compose; scripts/test.sh does in CI)")
+        _missing("docker-compose", "docker-compose")
     for profile in ([], ["--profile", "observability"]):
         done = subprocess.run([*cli, "-f", str(COMPOSE), *profile, "config", "-q"], capture_output=True, text=True,
                               cwd=ROOT, env={**os.environ, "COMPOSE_PROJECT_NAME": "aftersales"})
@@ -141,3 +146,26 @@ def test_dashboard_panels_query_exported_series():
     assert all(_known(s) for s in used), used
     ours = {re.sub(r"_(bucket|count|sum)$", "", s) for s in used if s.startswith("aftersales_")}
     assert ours == set(SERIES) - {"aftersales_event_deliveries_failed_total"}  # no events yet (issue 19)
+
+
+def _promtool() -> str:
+    tool = shutil.which("promtool")
+    if tool is None:
+        _missing("promtool", "prometheus")
+    return str(tool)
+
+
+def test_promtool_accepts_the_config_rules_and_dashboard_queries(tmp_path):
+    promtool = _promtool()
+    rules = DEPLOY / "prometheus" / "alerts.yml"
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    config["rule_files"] = [str(rules)]  # the container's path, here
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "aftersales.json").read_text())
+    recorded = [{"record": f"dashboard:panel_{panel['id']}", "expr": target["expr"]}
+                for panel in dashboard["panels"] for target in panel["targets"]]
+    (tmp_path / "dashboard-rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": recorded}]}))
+    for args in (["check", "config", str(tmp_path / "prometheus.yml")],
+                 ["check", "rules", str(rules), str(tmp_path / "dashboard-rules.yml")]):
+        done = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
