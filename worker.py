@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 import time
 from collections.abc import Sequence
 
@@ -18,7 +19,9 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import CourierActivities, NotificationActivities, PaymentActivities
+from runtime.logs import configure_logging
 from runtime.settings import Settings
+from runtime.telemetry import CaseLogContext, setup_tracing, worker_runtime
 from runtime.temporal import connect
 from runtime.workflow_runner import ContextMemoRunner, contexts_used
 from workflows.case import CaseWorkflow
@@ -45,6 +48,7 @@ def build_worker(
         workflows=workflows,
         workflow_runner=workflow_runner(settings, workflows, client.data_converter),
         activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel],
+        interceptors=[CaseLogContext()],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_workflow_task_polls=settings.workflow_task_pollers,
         max_concurrent_activity_task_polls=settings.activity_task_pollers,
@@ -113,22 +117,32 @@ def provider_http_client(settings: Settings) -> httpx.AsyncClient:
 
 async def run_worker(settings: Settings | None = None, extra_workflows: Sequence[type] = ()) -> None:
     settings = settings or Settings()
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, settings=settings, runtime=worker_runtime(settings)
+    )
     async with provider_http_client(settings) as http:
         worker = build_worker(client, settings, http, extra_workflows)
         tune_garbage_collector(settings)
-        logging.getLogger(__name__).info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
+        log = logging.getLogger(__name__)
+        log.info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
+        if settings.worker_metrics_address:
+            log.info("metrics at http://%s/metrics", settings.worker_metrics_address)
         await worker.run()
 
 
 def main(extra_workflows: Sequence[type] = ()) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # One INFO line per provider call buried the worker's own messages (and cost time under load).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        asyncio.run(run_worker(extra_workflows=extra_workflows))
+        settings = Settings()
+    except ValueError as err:
+        sys.exit(f"worker: {err}")
+    configure_logging(settings)
+    try:
+        setup_tracing(settings, "aftersales-worker")
+        asyncio.run(run_worker(settings, extra_workflows=extra_workflows))
     except KeyboardInterrupt:
         pass
+    except ValueError as err:  # a setting that only shows its problem when used (a TLS file, the metrics address)
+        sys.exit(f"worker: {err}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import _metrics
 from activities._http import RETRYABLE_STATUS, raise_for_provider
 from activities.contracts import PayoutRequest, PayoutResult
 
@@ -35,6 +36,20 @@ class PaymentActivities:
 
     @activity.defn(name="pay_refund")
     async def pay_refund(self, request: PayoutRequest) -> PayoutResult:
+        try:
+            result = await self._pay(request)
+        except Exception as err:
+            _metrics.payout_failed(err)
+            activity.logger.warning("payout %s for case %s failed: %s", request.idempotency_key, request.case_id, err)
+            raise
+        _metrics.payout_paid(result)
+        # One line per payout that moved (or found) money: what operators reconcile against.
+        activity.logger.info("payout %s for case %s: %s %d %s (payment %s)", request.idempotency_key,
+                             request.case_id, "already paid" if result.already_paid else "paid", result.amount,
+                             result.currency, result.payment_id)
+        return result
+
+    async def _pay(self, request: PayoutRequest) -> PayoutResult:
         for key in request.earlier_keys:
             found = await self._lookup(key, earlier=True)
             if found is not None:

@@ -172,6 +172,10 @@ class DevStack:
     #: Worker processes. Each runs one Python interpreter, so one uses at most one core; they
     #: share the task queue and Temporal spreads the cases over them.
     workers: int = 1
+    #: Each worker serves its Temporal SDK metrics on a free port (``aftersales dev`` turns it on;
+    #: the benchmarks leave it off). The ports chosen, in worker order, are in the banner.
+    worker_metrics: bool = False
+    worker_metrics_ports: list[int] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -285,8 +289,10 @@ class DevStack:
         self.say(f"  temporal  starting on {self.temporal_address} (first start takes a few seconds)")
         self._wait(temporal, lambda: asyncio.run(_temporal_answers(self.temporal_address)))
         self._launch(sandbox, env)
-        for worker in workers:
-            self._launch(worker, env)
+        self.worker_metrics_ports = free_ports(len(workers)) if self.worker_metrics else []
+        for number, worker in enumerate(workers):
+            metrics = {"AFTERSALES_WORKER_METRICS": f"{HOST}:{self.worker_metrics_ports[number]}"} if self.worker_metrics else {}
+            self._launch(worker, {**env, **metrics})
         self._launch(api, env)
         self._wait(sandbox, lambda: _http_answers(f"{self.sandbox_url}/healthz"))
         self._wait(api, lambda: _http_answers(f"{self.api_url}/readyz"))
@@ -373,6 +379,9 @@ class DevStack:
             f"  API           {self.api_url}   docs {self.api_url}/docs",
             f"  sandbox       {self.sandbox_url}   ledger {self.sandbox_url}/payments/ledger"
             f"   inbox {self.sandbox_url}/notify/messages",
+            f"  metrics       {self.api_url}/metrics"
+            + "".join(f"   {name} http://{HOST}:{port}/metrics"
+                      for name, port in zip(worker_names(self.workers), self.worker_metrics_ports, strict=False)),
             f"  tokens        {self.tokens_path}",
             f"  policy        {source} (version {policy.version})",
             f"  logs          {self.log_dir}/{{temporal,sandbox,{','.join(worker_names(self.workers))},api}}.log",
@@ -480,6 +489,7 @@ def run_dev(args: argparse.Namespace) -> int:
         sandbox_port=args.sandbox_port,
         startup_timeout=args.startup_timeout,
         workers=args.workers,
+        worker_metrics=True,
     )
 
     def stop_on_sigterm(signum: int, frame: object) -> None:

@@ -21,6 +21,7 @@ from http_api.access import ACTION_ROLES, LISTERS, can_see, may_take, view_for
 from http_api.auth import CurrentPrincipal
 from http_api.bodies import read_object
 from http_api.context import Service, State, TemporalClient
+from http_api.observability import count_case_opened
 from http_api.problems import (
     ApiError,
     ConflictProblem,
@@ -156,6 +157,8 @@ async def open_case(request: Request, response: Response, principal: CurrentPrin
         raise await refusal(err, principal, service, None) from None
     view = await service.view(case_request.case_id)
     response.status_code = 201 if opened.created else 200
+    if opened.created:
+        count_case_opened(request, case_request.type)
     response.headers["Location"] = f"/v1/cases/{case_request.case_id}"
     return view_for(principal, view)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from temporalio.client import Client
 
-from http_api.auth import TokenBook
+from http_api.auth import JwtVerifier, TokenBook
 from http_api.problems import ApiError
 from http_api.visibility import PageTokens
 from runtime.cases import CaseService
@@ -20,6 +20,7 @@ class ApiState:
     settings: Settings
     tokens: TokenBook
     page_tokens: PageTokens
+    jwt: JwtVerifier | None = None
     client: Client | None = None
     service: CaseService | None = None
 

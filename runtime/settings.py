@@ -6,8 +6,9 @@ Names are the ones in ``shared/API.md``; production changes only the values.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import Policy, load_policy
@@ -44,6 +45,89 @@ class Settings(BaseSettings):
     #: keeps Python's own (700, 10, 10), which the benchmarks kept (README, "Capacity").
     gc_thresholds: tuple[int, int, int] | None = Field(default=None, alias="AFTERSALES_GC_THRESHOLDS")
     gc_log_pause_seconds: float = Field(default=0.2, gt=0, alias="AFTERSALES_GC_LOG_PAUSE")
+
+    # Temporal Cloud and TLS (docs/production.md, "Temporal Cloud"). The names are the ones the
+    # Temporal CLI and SDKs read, so one environment serves them all.
+    temporal_api_key: SecretStr | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    #: TLS without a client certificate (an API key implies it; a client certificate too).
+    temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
+    temporal_tls_client_cert_path: str | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_CERT_PATH")
+    temporal_tls_client_key_path: str | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
+    #: The CA that signed the server's certificate, when it is not one the system trusts.
+    temporal_tls_server_ca_cert_path: str | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+    #: The name to check the server's certificate against, when it differs from the address's host.
+    temporal_tls_server_name: str | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_NAME")
+
+    # Operations (docs/production.md): metrics, logs, tracing.
+    #: ``host:port`` where the worker serves the Temporal SDK's Prometheus metrics (and ours from
+    #: activities and workflows); unset, the worker exports none.
+    worker_metrics_address: str | None = Field(default=None, alias="AFTERSALES_WORKER_METRICS")
+    #: Seconds the API's ``/metrics`` reuses its count of cases in ``needs_attention``.
+    metrics_count_cache_seconds: float = Field(default=10.0, ge=0, alias="AFTERSALES_METRICS_COUNT_CACHE")
+    #: One JSON object per log line (for a log pipeline) instead of plain text.
+    json_logs: bool = Field(default=False, alias="AFTERSALES_JSON_LOGS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="AFTERSALES_LOG_LEVEL")
+    #: OpenTelemetry tracing of the API, the Temporal client and the worker (needs the ``tracing``
+    #: extra); spans go where the standard ``OTEL_EXPORTER_OTLP_*`` variables say.
+    tracing: bool = Field(default=False, alias="AFTERSALES_TRACING")
+
+    # Authentication (http_api/auth.py). A tokens file stays the dev default; with a JWKS URL the
+    # API also accepts JWTs signed by the marketplace's identity provider.
+    jwt_jwks_url: str | None = Field(default=None, alias="AFTERSALES_JWT_JWKS_URL")
+    jwt_issuer: str | None = Field(default=None, alias="AFTERSALES_JWT_ISSUER")
+    jwt_audience: str | None = Field(default=None, alias="AFTERSALES_JWT_AUDIENCE")
+    #: Comma-separated; asymmetric only (a shared-secret algorithm would let anyone with the key mint tokens).
+    jwt_algorithms: str = Field(default="RS256,ES256", alias="AFTERSALES_JWT_ALGORITHMS")
+    jwt_role_claim: str = Field(default="role", alias="AFTERSALES_JWT_ROLE_CLAIM")
+    jwt_id_claim: str = Field(default="sub", alias="AFTERSALES_JWT_ID_CLAIM")
+    jwt_shop_claim: str = Field(default="shop_id", alias="AFTERSALES_JWT_SHOP_CLAIM")
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300, alias="AFTERSALES_JWT_LEEWAY")
+    #: Signs the list's page tokens when there is no tokens file to derive a key from (JWT only);
+    #: every API replica needs the same value.
+    page_token_key: SecretStr | None = Field(default=None, alias="AFTERSALES_PAGE_TOKEN_KEY")
+
+    @field_validator(
+        "temporal_api_key", "temporal_tls_client_cert_path", "temporal_tls_client_key_path",
+        "temporal_tls_server_ca_cert_path", "temporal_tls_server_name", "worker_metrics_address", "jwt_jwks_url",
+        "jwt_issuer", "jwt_audience", "page_token_key", mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose files and Helm values pass "" for a setting they leave out.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _algorithms(cls, value: str) -> str:
+        names = [p.strip() for p in value.split(",") if p.strip()]
+        weak = [a for a in names if a[:2] not in ("RS", "ES", "PS", "Ed")]
+        if weak or not names:
+            raise ValueError(f"asymmetric JWT algorithms only, comma-separated (RS256, ES256, PS256, EdDSA), not {value!r}")
+        return ",".join(names)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Settings:
+        if bool(self.temporal_tls_client_cert_path) != bool(self.temporal_tls_client_key_path):
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: set both for mTLS, or neither"
+            )
+        if self.jwt_jwks_url and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError(
+                "AFTERSALES_JWT_JWKS_URL needs AFTERSALES_JWT_ISSUER and AFTERSALES_JWT_AUDIENCE too: a token is "
+                "accepted only from that issuer and for that audience"
+            )
+        return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """Whether clients speak TLS to Temporal (Temporal Cloud always does)."""
+        return bool(
+            self.temporal_tls
+            or self.temporal_api_key
+            or self.temporal_tls_client_cert_path
+            or self.temporal_tls_server_ca_cert_path
+            or self.temporal_tls_server_name
+        )
 
     @field_validator("gc_thresholds", mode="before")
     @classmethod

@@ -1,7 +1,9 @@
 """The one way every process connects to Temporal, and where the Temporal binaries live.
 
 ``connect()`` builds the client with the pydantic data converter; the worker, the API, the CLI
-and the tests all use it, so they all read and write the same payloads.
+and the tests all use it, so they all read and write the same payloads. Given the settings, it
+also brings their TLS, client certificate and API key (Temporal Cloud), the worker's metrics
+runtime and the tracing interceptor.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from typing import Any, Self
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, SerializationContext
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from runtime.settings import Settings
 from workflows import search_attributes
 
 
@@ -69,9 +73,65 @@ class SharedPydanticPayloadConverter(PydanticPayloadConverter):
 DATA_CONVERTER = DataConverter(payload_converter_class=SharedPydanticPayloadConverter)
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
-    """A client with the project's data converter."""
-    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+async def connect(
+    address: str,
+    namespace: str = "default",
+    *,
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+) -> Client:
+    """A client with the project's data converter.
+
+    ``settings``: the TLS, mTLS and API-key settings (:func:`security_options`) and, with
+    ``AFTERSALES_TRACING``, the OpenTelemetry tracing interceptor (the worker inherits it from
+    the client). ``runtime``: the SDK runtime whose telemetry the client and its workers use (the
+    worker's Prometheus endpoint, ``runtime.telemetry``).
+    """
+    options: dict[str, Any] = {}
+    interceptors: list[Interceptor] = []
+    if settings is not None:
+        options = security_options(settings)
+        from runtime.telemetry import tracing_interceptors  # the tracing extra is imported only when on
+
+        interceptors = tracing_interceptors(settings)
+    return await Client.connect(
+        address,
+        namespace=namespace,
+        data_converter=DATA_CONVERTER,
+        interceptors=interceptors,
+        runtime=runtime,
+        **options,
+    )
+
+
+def _read(path: str, setting: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise ValueError(f"{setting}={path} cannot be read: {err.strerror or err}") from None
+
+
+def security_options(settings: Settings) -> dict[str, Any]:
+    """``tls`` and ``api_key`` for ``Client.connect`` from the settings: plain TCP by default (the
+    dev server); TLS once any TLS setting or an API key is set (Temporal Cloud); the client
+    certificate and key for mTLS; a CA and a server name when the server's certificate needs them."""
+    options: dict[str, Any] = {}
+    if settings.temporal_api_key is not None:
+        options["api_key"] = settings.temporal_api_key.get_secret_value()
+    if not settings.temporal_uses_tls:
+        return options
+    cert, key, ca = (
+        settings.temporal_tls_client_cert_path,
+        settings.temporal_tls_client_key_path,
+        settings.temporal_tls_server_ca_cert_path,
+    )
+    options["tls"] = TLSConfig(
+        server_root_ca_cert=_read(ca, "TEMPORAL_TLS_SERVER_CA_CERT_PATH") if ca else None,
+        domain=settings.temporal_tls_server_name,
+        client_cert=_read(cert, "TEMPORAL_TLS_CLIENT_CERT_PATH") if cert else None,
+        client_private_key=_read(key, "TEMPORAL_TLS_CLIENT_KEY_PATH") if key else None,
+    )
+    return options
 
 
 def _binary(name: str, env_var: str) -> str:

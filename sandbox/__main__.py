@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         faults=faults,
         auto_advance_seconds=args.auto_advance_seconds,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# tests/operations/test_deploy.py validates docker-compose.yml with the compose CLI (Debian's
+# docker-compose needs no Docker daemon for that) and the alert rules and dashboard queries with
+# promtool (Debian's prometheus package; its service is not started here). Installed only where
+# apt-get can (root, as in CI).
+if { ! command -v docker-compose >/dev/null || ! command -v promtool >/dev/null; } \
+    && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose prometheus) >/dev/null \
+    || echo "scripts/test.sh: could not install docker-compose and prometheus; the deploy tests will say so" >&2
+fi
 .venv/bin/ruff check .
 .venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench
 .venv/bin/python -m pytest -q "$@"
