@@ -138,7 +138,7 @@ def test_the_walkthrough_runs_as_written(reader_folder: Path, stack) -> None:  #
 
 # Pages other branches add (issues 17 and 19); the README links them already. Remove a name once
 # its page is merged, so a broken link to it fails here.
-PAGES_FROM_OTHER_BRANCHES = {"docs/fault-harness.md", "docs/production.md"}
+PAGES_FROM_OTHER_BRANCHES = {"docs/fault-harness.md"}
 
 
 def test_the_first_screen_leads_to_the_quick_start_the_walkthrough_and_every_docs_page() -> None:
