@@ -192,3 +192,17 @@ async def test_the_ledger_continues_as_new_only_after_every_open_has_answered(sh
         now_running = await client.get_workflow_handle(ledger_id).describe()
     info = now_running.raw_description.workflow_execution_info
     assert info.first_run_id != now_running.run_id, "the ledger never continued as new: the test proves nothing"
+
+
+async def test_two_shops_cases_of_one_case_id_are_each_paid(engine):
+    """The payment provider keeps one payout per idempotency key: a key made of the case id alone
+    would pay the first shop's buyer and answer the second's payout with the first's."""
+    now = await engine.now()
+    mine = request(now, "twin", type="refund_only", reason="changed_mind", order_kwargs={"shipped": False})
+    for shop, staff in (("shop-1", STAFF), ("shop-2", OTHER_STAFF)):
+        await engine.service.open_case(in_shop(mine, shop), SYSTEM)
+        await engine.service.command(CaseRef(shop, "twin"), "approve", staff)
+    for shop in ("shop-1", "shop-2"):
+        assert (await run_to_end(engine, CaseRef(shop, "twin"))).state == CaseState.REFUNDED
+    paid = sorted((p["shop_id"], p["refund"]) for p in engine.providers.payouts.values() if p["case_id"] == "twin")
+    assert paid == [("shop-1", 10_000), ("shop-2", 10_000)]
