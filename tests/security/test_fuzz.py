@@ -87,7 +87,7 @@ class Cases:
         elif situation == "in_transit":
             self._post(f"/v1/cases/{case_id}/approve", {}, "staff")
             self._post(
-                f"/v1/cases/{case_id}/submit_return_shipment", {"carrier": "sf", "tracking_number": uid("SF")}, "buyer"
+                f"/v1/cases/shop-1:{case_id}/submit_return_shipment", {"carrier": "sf", "tracking_number": uid("SF")}, "buyer"
             )
         return case_id
 
