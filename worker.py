@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import httpx
 from temporalio.client import Client
-from temporalio.converter import DataConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -23,7 +22,6 @@ from runtime.logs import configure_logging
 from runtime.settings import Settings
 from runtime.telemetry import CaseLogContext, setup_tracing, worker_runtime
 from runtime.temporal import connect
-from runtime.workflow_runner import ContextMemoRunner, contexts_used
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
 
@@ -46,7 +44,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=workflows,
-        workflow_runner=workflow_runner(settings, workflows, client.data_converter),
+        workflow_runner=workflow_runner(settings, workflows),
         activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel],
         interceptors=[CaseLogContext()],
         max_cached_workflows=settings.max_cached_workflows,
@@ -57,10 +55,8 @@ def build_worker(
     )
 
 
-def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS,
-                    data_converter: DataConverter | None = None) -> WorkflowRunner:
-    """How the worker runs workflow code (the replay tests use it too). ``data_converter`` is the
-    one the workflows' payloads go through (the client's); unknown, the runner asks for contexts."""
+def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS) -> WorkflowRunner:
+    """How the worker runs workflow code (the replay tests use it too): the SDK's runners only."""
     if not settings.workflow_sandbox:
         return UnsandboxedWorkflowRunner()
     restrictions = SandboxRestrictions.default
@@ -70,9 +66,6 @@ def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS,
         # cached case (README, "Capacity"). The sandbox's runtime checks still apply.
         packages = {w.__module__.split(".")[0] for w in workflows} | {"domain", "activities"}
         restrictions = restrictions.with_passthrough_modules(*sorted(packages))
-    if settings.remember_serialization_contexts:
-        used = data_converter is None or contexts_used(data_converter)
-        return ContextMemoRunner(restrictions=restrictions, contexts_used=used)
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 

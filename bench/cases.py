@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from bench.baseline import SCRIPTS, BaselineCase, BaselineOpen, BaselineOrder, BaselineStep
 from domain.models import CaseRequest, ParcelStatus, Principal, Role
 from runtime.cases import CaseService
+from workflows.ids import CaseRef
 from workflows.messages import ParcelEvent
 
 SHOP = "shop-1"
@@ -75,21 +76,22 @@ async def _nothing() -> None:
 async def drive_case(service: CaseService, case_id: str, case_type: str, between: Between = None) -> None:
     """Open a case and take it along its happy path up to the payout (which the engine makes)."""
     pause = between or _nothing
+    case = CaseRef(SHOP, case_id)
     await service.open_case(case_request(case_id, case_type), SYSTEM)
     await pause()
-    await service.command(case_id, "approve", STAFF)
+    await service.command(case, "approve", STAFF)
     if case_type == "refund_only":
         return
     await pause()
     await service.command(
-        case_id,
+        case,
         "submit_return_shipment",
         BUYER,
         {"carrier": "sf-express", "tracking_number": tracking(case_id), "shipping_cost": 1200},
     )
     await pause()
     await service.parcel_event(
-        case_id,
+        case,
         ParcelEvent(
             carrier="sf-express", tracking_number=tracking(case_id), status=ParcelStatus.DELIVERED,
             occurred_at=datetime.now(UTC),
@@ -97,14 +99,14 @@ async def drive_case(service: CaseService, case_id: str, case_type: str, between
     )
     await pause()
     await service.command(
-        case_id, "record_inspection", STAFF, {"passed": True, "responsibility": "product_defect"}
+        case, "record_inspection", STAFF, {"passed": True, "responsibility": "product_defect"}
     )
     if case_type == "return_refund":
         return
     await pause()
-    await service.command(case_id, "ship_item", STAFF, {"carrier": "zto", "tracking_number": tracking(case_id, "O")})
+    await service.command(case, "ship_item", STAFF, {"carrier": "zto", "tracking_number": tracking(case_id, "O")})
     await pause()
-    await service.command(case_id, "confirm_receipt", BUYER)
+    await service.command(case, "confirm_receipt", BUYER)
 
 
 def baseline_ids(case_id: str) -> tuple[str, str]:

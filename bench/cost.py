@@ -23,7 +23,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bench.cases import CASE_TYPES, baseline_ids, drive_baseline, drive_case
+from bench.cases import CASE_TYPES, SHOP, baseline_ids, drive_baseline, drive_case
 from bench.history import HistoryCost, history_cost
 from bench.stack import Bench
 from workflows.ids import case_workflow_id, order_ledger_id
@@ -94,12 +94,12 @@ async def measure(bench: Bench, samples: int = 3, case_types: tuple[str, ...] = 
         ours, ours_case, base, base_case = [], [], [], []
         for i in range(samples):
             case_id = f"c{run}-{case_type[:3]}-{i}"
-            ledger_id = order_ledger_id("shop-1", f"o-{case_id}")
+            ledger_id = order_ledger_id(SHOP, f"o-{case_id}")
             await drive_case(service, case_id, case_type,
-                             between=partial(idle, client, ledger_id, case_workflow_id(case_id)))
-            await client.get_workflow_handle(case_workflow_id(case_id)).result()
+                             between=partial(idle, client, ledger_id, case_workflow_id(SHOP, case_id)))
+            await client.get_workflow_handle(case_workflow_id(SHOP, case_id)).result()
             await asyncio.sleep(0.5)  # the ledger's last task (the settlement signal) may still run
-            case = await history_cost(client, case_workflow_id(case_id))
+            case = await history_cost(client, case_workflow_id(SHOP, case_id))
             ledger = await history_cost(client, ledger_id)
             ours.append(case + ledger)
             ours_case.append(case)

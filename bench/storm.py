@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from bench.baseline import STORM_SCRIPT, BaselineCase, BaselineCaseInput, BaselineTimer, BaselineTimerInput
-from bench.cases import SYSTEM, case_request
+from bench.cases import SHOP, SYSTEM, case_request
 from bench.history import history_cost
 from bench.stack import Bench, cpu_seconds, run_bounded, summary, wait_for_payouts
 from domain.money import computed_refund, grant_for
@@ -110,7 +110,7 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
         start = CaseStart(request=request, policy=policy, grant=grant, opened_by=SYSTEM, opened_at=opened_at,
                           ledger_workflow_id=f"storm-no-ledger-{case_id}", case_version=CASE_VERSION)
         attributes = sa.at_start(request.type, request.order, deadline)  # as the ledger starts a case
-        return client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(case_id), task_queue=queue,
+        return client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(SHOP, case_id), task_queue=queue,
                                      search_attributes=attributes)
 
     ours, ours_spread, ours_cpu = await _phase(bench, "cases", ids, start_case, deadline, cases, lead)
@@ -139,7 +139,7 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
     floor, floor_spread, floor_cpu = await _phase(bench, "timers", floor_ids, start_timer, deadline, 3 * cases, lead)
 
     # Long after their payouts, both sides' first cases have made every call up to the follow-up.
-    ours_calls = (await history_cost(client, case_workflow_id(ids[0]))).calls()
+    ours_calls = (await history_cost(client, case_workflow_id(SHOP, ids[0]))).calls()
     base_calls = (await history_cost(client, f"baseline-case-{base_ids[0]}")).calls()
     return Storm(cases, summary(ours), summary(base), summary(floor), ours_spread, base_spread, floor_spread,
                  ours_calls, base_calls, {"ours": ours_cpu, "baseline": base_cpu, "floor": floor_cpu})

@@ -30,15 +30,12 @@ class Variant:
 
 VARIANTS = [
     Variant("defaults", "WAL + synchronous=normal, the server's search-attribute cache, shared workflow "
-            "modules, no serialization contexts asked (no codec), cache 125, 5+5 pollers, Python's GC thresholds"),
+            "modules, cache 125, 5+5 pollers, Python's GC thresholds"),
     Variant("sqlite: no pragmas", "the dev server's own SQLite defaults (rollback journal, synchronous=full)", pragmas=()),
     Variant("server: attributes re-read", "the CLI's own default: the dev server reads the search-attribute "
             f"definitions from its database at every use ({SEARCH_ATTRIBUTES_REREAD})",
             dynamic_config=(f"{SEARCH_ATTRIBUTES_REREAD}=true",)),
     Variant("modules reloaded per run", "the SDK's default sandbox", worker_env={"AFTERSALES_SHARE_WORKFLOW_MODULES": "false"}),
-    Variant("contexts asked every time", "the SDK's sandboxed runner as it is: the sandbox is asked for a "
-            "command's serialization context for every payload pass", worker_env={
-                "AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS": "false"}),
     Variant("gc 5000/10/100", "rarer garbage collections (Python's are 700,10,10)",
             worker_env={"AFTERSALES_GC_THRESHOLDS": "5000,10,100"}),
     Variant("no workflow sandbox", "workflows run without the SDK's sandbox",

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.json", help="the case request; - reads stdin")
 
     p = sub.add_parser("show", parents=[common], help="a case: state, deadline, refund, timeline, next actions")
-    p.add_argument("case_id", metavar="CASE_ID")
+    p.add_argument("case_id", metavar="CASE_ID", help=CASE_ID_HELP)
     p.add_argument("--no-timeline", dest="timeline", action="store_false", help="leave the timeline out")
 
     p = sub.add_parser(
@@ -197,6 +197,9 @@ def _read_request(file: str) -> dict[str, Any]:
     return data
 
 
+CASE_ID_HELP = "SHOP_ID:CASE_ID (e.g. shop-1:c-1); staff and supervisors may give the case id alone"
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -205,8 +208,9 @@ def run_api_command(args: argparse.Namespace, transport: httpx.BaseTransport | N
     """open/show/list and the actions."""
     with AfterSalesClient(args.api_url, resolve_token(args), transport=transport) as api:
         if args.command == "open":
-            result = api.open_case(_read_request(args.file))
-            view = result if "state" in result else api.get_case(result["case_id"])
+            request = _read_request(args.file)
+            result = api.open_case(request)
+            view = result if "state" in result else api.get_case(f"{request['order']['shop_id']}:{result['case_id']}")
             if args.json:
                 _print_json(result if "state" in result else {**result, "case": view})
             else:

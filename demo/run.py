@@ -124,6 +124,11 @@ class Scenario:
         return str(self.request["case_id"])
 
     @property
+    def ref(self) -> str:
+        """How every caller names the case in the API: ``{shop_id}:{case_id}``."""
+        return f"{self.request['order']['shop_id']}:{self.case_id}"
+
+    @property
     def tracking(self) -> str:
         return f"RT{self.case_id.rsplit('-', 1)[-1]}{self.key.upper()[:3]}"
 
@@ -133,14 +138,14 @@ class Scenario:
 
 
 def act(as_: str, action: str, **payload: Any) -> Callable[[Demo, Scenario], Any]:
-    return lambda demo, s: demo.api(as_).act(s.case_id, action, expected_version=s.view.get("version"), **payload)
+    return lambda demo, s: demo.api(as_).act(s.ref, action, expected_version=s.view.get("version"), **payload)
 
 
 def return_shipment(carrier: str, cost: int) -> Callable[[Demo, Scenario], Any]:
     def run(demo: Demo, s: Scenario) -> Any:
         buyer = s.request["order"]["buyer_id"]
         return demo.api(buyer).act(
-            s.case_id, "submit_return_shipment", carrier=carrier, tracking_number=s.tracking, shipping_cost=cost
+            s.ref, "submit_return_shipment", carrier=carrier, tracking_number=s.tracking, shipping_cost=cost
         )
 
     return run
@@ -422,14 +427,14 @@ class Demo:
             s.error = f"not opened: {err}"
             self.say(f"{s.key:<9} could not be opened: {err}")
             return
-        s.view = dict(self.system().get_case(s.case_id)) if "state" not in result else result
+        s.view = dict(self.system().get_case(s.ref)) if "state" not in result else result
         s.last_change = time.monotonic()
         self.say(f"{s.key:<9} opened {s.case_id}: {s.title}")
         self._report(s, previous_state=None)
 
     def poll(self, s: Scenario) -> None:
         previous = s.view.get("state")
-        s.view = dict(self.system().get_case(s.case_id))
+        s.view = dict(self.system().get_case(s.ref))
         self._report(s, previous)
         if s.view.get("state") != previous:
             s.last_change = time.monotonic()

@@ -12,7 +12,10 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-CASE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+#: What shop, order and case ids may contain. It leaves out ``:``, which joins them into
+#: workflow ids and case references (``workflows/ids.py``), so those read back one way only.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ID_CHARACTERS = "1-64 characters: letters A-Z a-z, digits, _ and -"
 
 #: No amount in after-sales comes near this (10 billion in major units); it keeps arithmetic and
 #: JSON integers well inside 64 bits.
@@ -120,7 +123,7 @@ class Principal(Strict):
 
     role: Role
     id: str = Field(min_length=1, max_length=128)
-    shop_id: str | None = None
+    shop_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
 SYSTEM_ACTOR = Principal(role=Role.SYSTEM, id="aftersales")
@@ -143,8 +146,8 @@ class Guarantee(Strict):
 
 
 class Order(Strict):
-    order_id: str = Field(min_length=1, max_length=64)
-    shop_id: str = Field(min_length=1, max_length=64)
+    order_id: str = Field(pattern=ID_PATTERN, description=ID_CHARACTERS)
+    shop_id: str = Field(pattern=ID_PATTERN, description=ID_CHARACTERS)
     buyer_id: str = Field(min_length=1, max_length=64)
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY")
     paid_total: StrictInt = Field(ge=0, le=MAX_AMOUNT, description="what the buyer paid in all, minor units")
@@ -188,7 +191,7 @@ class ClaimItem(Strict):
 class CaseRequest(Strict):
     """What a backend system sends to open a case (``POST /v1/cases``)."""
 
-    case_id: str = Field(pattern=CASE_ID_PATTERN)
+    case_id: str = Field(pattern=ID_PATTERN, description=f"the shop's own id for the case; {ID_CHARACTERS}")
     type: CaseType
     reason: Reason
     order: Order

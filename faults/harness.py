@@ -192,7 +192,7 @@ class Harness:
             self.say("every case ended (or timed out); checking")
             # A final fresh look (the cases that never ended included); a case whose view cannot be
             # read any more keeps the last view its driver saw, and is counted as unreadable.
-            finals = await asyncio.gather(*(self._final_view(s.case_id) for s in scripts))
+            finals = await asyncio.gather(*(self._final_view(s.ref) for s in scripts))
             for s, (status, view) in zip(scripts, finals, strict=True):
                 if view is not None:
                     views[s.case_id] = view
@@ -260,7 +260,7 @@ class Harness:
         next_step = 0
         while time.monotonic() < deadline:
             if not fresh:
-                response = await self._call("GET", f"/v1/cases/{script.case_id}", "oncall")
+                response = await self._call("GET", f"/v1/cases/{script.ref}", "oncall")
                 if response is None or response.status_code != 200:
                     await self._pause(3)
                     continue
@@ -307,7 +307,7 @@ class Harness:
         payload = dict(step.payload)
         if step.action == "submit_return_shipment":
             payload["tracking_number"] = script.tracking
-        response = await self._call("POST", f"/v1/cases/{script.case_id}/{step.action}", step.actor, payload)
+        response = await self._call("POST", f"/v1/cases/{script.ref}/{step.action}", step.actor, payload)
         if response is None or response.status_code >= 500:
             return False, None  # look again: it may have gone through
         if response.status_code >= 400:
@@ -319,11 +319,11 @@ class Harness:
         body = response.json()
         return True, body if isinstance(body, dict) and "state" in body else None
 
-    async def _final_view(self, case_id: str) -> tuple[int | None, dict[str, Any] | None]:
+    async def _final_view(self, ref: str) -> tuple[int | None, dict[str, Any] | None]:
         """The status of the last look and the view (``None`` if there was none)."""
         status: int | None = None
         for _ in range(4):
-            response = await self._call("GET", f"/v1/cases/{case_id}", "oncall")
+            response = await self._call("GET", f"/v1/cases/{ref}", "oncall")
             status = None if response is None else response.status_code
             if response is not None and response.status_code == 200:
                 return status, dict(response.json())

@@ -47,6 +47,11 @@ class Script:
         return str(self.request["case_id"])
 
     @property
+    def ref(self) -> str:
+        """How every caller names the case in the API: ``{shop_id}:{case_id}``."""
+        return f"{self.request['order']['shop_id']}:{self.case_id}"
+
+    @property
     def order_key(self) -> str:
         return f"{self.request['order']['shop_id']}/{self.request['order']['order_id']}"
 

@@ -1,5 +1,10 @@
 """``/v1/cases``: open, read, list, and one route per action.
 
+Case ids are the shop's own, so a path names a case for its caller (:func:`case_ref`): staff,
+supervisors and a shop's system by the case id alone (``c-1``, in their shop), anyone by the
+global reference ``{shop_id}:{case_id}`` (``shop-1:c-1``), which platform, operator, buyer and
+shop-less system callers must use.
+
 Every route authenticates first. Reading or acting on a case the caller may not see is a ``404``
 exactly like a case that does not exist; a role that may never take an action is a ``403``
 before the engine is asked; the engine's own refusals map through ``problems.refusal_status``.
@@ -8,14 +13,13 @@ before the engine is asked; the engine's own refusals map through ``problems.ref
 from __future__ import annotations
 
 import logging
-import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, ValidationError
 
 from domain import errors as kinds
-from domain.models import CASE_ID_PATTERN, CaseRequest, CaseState, CaseType, CaseView, Principal, Role, WaitingOn
+from domain.models import CaseRequest, CaseState, CaseType, CaseView, Principal, Role, WaitingOn
 from domain.rules import ACTIONS
 from http_api.access import ACTION_ROLES, LISTERS, can_see, may_take, view_for
 from http_api.auth import CurrentPrincipal
@@ -36,10 +40,20 @@ from http_api.problems import (
 from http_api.schemas import ACTION_SUMMARIES, COMMAND_MODELS, CasePage
 from http_api.visibility import CaseFilter, list_page, summary
 from runtime.cases import CaseNotFound, CaseRefused, CaseService
+from workflows.ids import SEPARATOR, CaseRef, is_id
 
 log = logging.getLogger(__name__)
 
-_CASE_ID = re.compile(CASE_ID_PATTERN)
+CaseIdPath = Annotated[
+    str,
+    Path(
+        description=f"the case: `{{shop_id}}{SEPARATOR}{{case_id}}` (e.g. `shop-1{SEPARATOR}c-1`); staff, "
+        "supervisors and a shop's system may give the case id alone (their shop's case)"
+    ),
+]
+
+#: Callers bound to one shop (their principal's ``shop_id``); a bare case id is in that shop.
+SHOP_SCOPED = frozenset({Role.STAFF, Role.SUPERVISOR, Role.SYSTEM})
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "no or unknown token"}}
 BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -73,16 +87,30 @@ def body_doc(schema_name: str, *, required: bool) -> dict[str, Any]:
 
 
 def not_found(case_id: str) -> ApiError:
-    shown = case_id if _CASE_ID.fullmatch(case_id) else "with that id"
+    shown = case_id if is_id(case_id) or CaseRef.parse(case_id) else "with that id"
     return ApiError(404, f"case {shown} not found")
+
+
+def case_ref(case_id: str, principal: Principal) -> CaseRef:
+    """The case that the path's ``case_id`` names for this caller. Another shop's case is the
+    same ``404`` as a case that does not exist; a bare id from a caller bound to no shop is a
+    ``422`` (it names no case until the shop is given)."""
+    ref = CaseRef.parse(case_id)
+    shop_id = principal.shop_id if principal.role in SHOP_SCOPED else None
+    if ref is None and is_id(case_id):
+        if shop_id is None:
+            message = f"a {principal.role} names a case by its shop too: {{shop_id}}{SEPARATOR}{case_id}"
+            raise ApiError(422, f"invalid case_id: {message}", errors=[{"field": "case_id", "message": message}])
+        ref = CaseRef(shop_id, case_id)
+    if ref is None or (shop_id is not None and ref.shop_id != shop_id):
+        raise not_found(case_id)
+    return ref
 
 
 async def visible_view(case_id: str, principal: Principal, service: CaseService) -> CaseView:
     """The case if the caller may see it; otherwise the same 404 as for a missing case."""
-    if not _CASE_ID.fullmatch(case_id):
-        raise not_found(case_id)
     try:
-        view = await service.view(case_id)
+        view = await service.view(case_ref(case_id, principal))
     except CaseNotFound:
         raise not_found(case_id) from None
     if not can_see(principal, shop_id=view.shop_id, buyer_id=view.buyer_id):
@@ -90,7 +118,7 @@ async def visible_view(case_id: str, principal: Principal, service: CaseService)
     return view
 
 
-async def refusal(err: CaseRefused, principal: Principal, service: CaseService, case_id: str | None) -> ApiError:
+async def refusal(err: CaseRefused, principal: Principal, service: CaseService, case: CaseRef | None) -> ApiError:
     """The engine's refusal as an answer; a 409 says what the caller may do now."""
     status = refusal_status(err.kind)
     details = err.details
@@ -108,9 +136,9 @@ async def refusal(err: CaseRefused, principal: Principal, service: CaseService, 
         }
         if err.kind == kinds.CASE_CONFLICT:
             extra["case_id"] = details.get("case_id")
-        elif case_id is not None:
+        elif case is not None:
             try:
-                now = await service.view(case_id)
+                now = await service.view(case)
                 extra.update(
                     state=now.state, version=now.version, allowed_actions=view_for(principal, now).next_actions
                 )
@@ -155,11 +183,12 @@ async def open_case(request: Request, response: Response, principal: CurrentPrin
         opened = await service.open_case(case_request, principal)
     except CaseRefused as err:
         raise await refusal(err, principal, service, None) from None
-    view = await service.view(case_request.case_id)
+    case = CaseRef(case_request.order.shop_id, case_request.case_id)
+    view = await service.view(case)
     response.status_code = 201 if opened.created else 200
     if opened.created:
         count_case_opened(request, case_request.type)
-    response.headers["Location"] = f"/v1/cases/{case_request.case_id}"
+    response.headers["Location"] = f"/v1/cases/{case}"  # the global reference: it works for every caller
     return view_for(principal, view)
 
 
@@ -167,9 +196,13 @@ async def open_case(request: Request, response: Response, principal: CurrentPrin
     "/cases/{case_id}",
     response_model=CaseView,
     summary="Read a case",
-    responses={**AUTH_RESPONSES, **CASE_RESPONSES},
+    responses={
+        **AUTH_RESPONSES,
+        **CASE_RESPONSES,
+        422: {"model": ValidationProblem, "description": "a case id alone from a caller bound to no shop"},
+    },
 )
-async def get_case(case_id: str, principal: CurrentPrincipal, service: Service) -> CaseView:
+async def get_case(case_id: CaseIdPath, principal: CurrentPrincipal, service: Service) -> CaseView:
     """The case view; ``next_actions`` lists what the caller's role may do now."""
     return view_for(principal, await visible_view(case_id, principal, service))
 
@@ -250,8 +283,7 @@ async def run_command(
     and the version in the update's validator: one round trip, not a read and then a write
     (README, "Capacity": command latency). Refusals read the case first, so a stranger gets the
     same 404 as for a missing case whatever else is wrong with the request."""
-    if not _CASE_ID.fullmatch(case_id):
-        raise not_found(case_id)
+    case = case_ref(case_id, principal)
     if not may_take(principal, action):
         await visible_view(case_id, principal, service)
         allowed = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
@@ -268,11 +300,11 @@ async def run_command(
     body.pop("expected_version", None)
     expected_version = validated.expected_version  # type: ignore[attr-defined]  # the validated int
     try:
-        updated = await service.command(case_id, action, principal, body, expected_version)
+        updated = await service.command(case, action, principal, body, expected_version)
     except CaseRefused as err:
         if err.kind == kinds.NOT_YOURS:
             raise not_found(case_id) from None
-        raise await refusal(err, principal, service, case_id) from None
+        raise await refusal(err, principal, service, case) from None
     except CaseNotFound:
         # Missing, or ended and its workflow finished: only a caller who may see it learns which.
         view = await visible_view(case_id, principal, service)
@@ -289,7 +321,7 @@ async def run_command(
 
 
 def _command_route(action: str):  # noqa: ANN202 - a route function
-    async def command(case_id: str, request: Request, principal: CurrentPrincipal, service: Service) -> CaseView:
+    async def command(case_id: CaseIdPath, request: Request, principal: CurrentPrincipal, service: Service) -> CaseView:
         return await run_command(action, case_id, request, principal, service)
 
     command.__doc__ = (

@@ -23,7 +23,7 @@ from http_api.cases import BODY_RESPONSES, body_doc
 from http_api.context import State, case_service, temporal_client
 from http_api.problems import ApiError, Problem, field_errors, invalid
 from http_api.schemas import CourierAck, CourierEvent
-from http_api.visibility import case_ids_with_tracking
+from http_api.visibility import cases_with_tracking
 from workflows.messages import ParcelEvent
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,10 @@ async def courier_event(
         raise invalid(field_errors(err), "courier event") from None
     client, service = temporal_client(request), case_service(request)
     matched = 0
-    for case_id in await case_ids_with_tracking(client, event.tracking_number):
+    for case in await cases_with_tracking(client, event.tracking_number):
         try:
             await service.parcel_event(
-                case_id,
+                case,
                 ParcelEvent(
                     carrier=event.carrier,
                     tracking_number=event.tracking_number,

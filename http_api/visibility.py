@@ -25,11 +25,10 @@ from domain.models import CaseState, CaseType, WaitingOn
 from http_api.problems import ApiError, invalid
 from http_api.schemas import CaseSummary
 from workflows import search_attributes as sa
-from workflows.ids import case_workflow_id
+from workflows.ids import CaseRef
 
 #: What an id-like filter value may contain: letters and digits (any script), space and _.:@/+#-
 SAFE_VALUE = re.compile(r"^[\w .:@/+#-]{1,64}$")
-CASE_WORKFLOW_PREFIX = case_workflow_id("")
 LIST_TIMEOUT = timedelta(seconds=10)
 
 
@@ -133,7 +132,7 @@ class PageTokens:
 def summary(execution: WorkflowExecution) -> CaseSummary:
     attrs = execution.typed_search_attributes
     return CaseSummary(
-        case_id=execution.id.removeprefix(CASE_WORKFLOW_PREFIX),
+        case_id=case.case_id if (case := CaseRef.from_workflow_id(execution.id)) else execution.id,
         state=attrs.get(sa.CASE_STATE),
         type=attrs.get(sa.CASE_TYPE),
         shop_id=attrs.get(sa.SHOP_ID),
@@ -172,11 +171,11 @@ async def list_page(
     return list(executions.current_page or []), next_token
 
 
-async def case_ids_with_tracking(client: Client, tracking_number: str, *, limit: int = 20) -> list[str]:
+async def cases_with_tracking(client: Client, tracking_number: str, *, limit: int = 20) -> list[CaseRef]:
     """Running cases that know this tracking number (return or outbound leg)."""
     if not is_safe(tracking_number):
         return []  # no case can be found by it; the case's courier polling still covers it
     executions, _ = await list_page(
         client, CaseFilter(tracking_number=tracking_number, running_only=True), page_size=limit
     )
-    return [e.id.removeprefix(CASE_WORKFLOW_PREFIX) for e in executions]
+    return [case for e in executions if (case := CaseRef.from_workflow_id(e.id))]

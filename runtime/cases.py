@@ -2,7 +2,8 @@
 
 Opening a case: start the order ledger if it is not running (``USE_EXISTING``, so a retry or a
 second case of the same order finds the running one) and send it the ``open_case`` update. Both
-steps are idempotent, so a retried request never creates two cases.
+steps are idempotent, so a retried request never creates two cases. Case ids are the shop's own,
+so every other operation names its case by shop and case id (:class:`CaseRef`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from domain.models import CaseRequest, CaseView, Principal
 from domain.policy import Policy
 from domain.rules import CaseCommand
 from workflows.case import CaseWorkflow
-from workflows.ids import case_workflow_id, order_ledger_id
+from workflows.ids import CaseRef, order_ledger_id
 from workflows.messages import LedgerState, OpenCaseInput, OpenCaseResult, ParcelEvent
 from workflows.order_ledger import OrderLedgerWorkflow
 
@@ -76,23 +77,23 @@ class CaseService:
         except WorkflowUpdateFailedError as err:
             raise _refusal(err) from None
 
-    async def view(self, case_id: str) -> CaseView:
+    async def view(self, case: CaseRef) -> CaseView:
         try:
-            return await self.client.get_workflow_handle(case_workflow_id(case_id)).query(CaseWorkflow.view, rpc_timeout=RPC_TIMEOUT)
+            return await self.client.get_workflow_handle(case.workflow_id).query(CaseWorkflow.view, rpc_timeout=RPC_TIMEOUT)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                raise CaseNotFound(case_id) from None
+                raise CaseNotFound(str(case)) from None
             raise
 
     async def command(
         self,
-        case_id: str,
+        case: CaseRef,
         action: str,
         actor: Principal,
         payload: dict[str, Any] | None = None,
         expected_version: int | None = None,
     ) -> CaseView:
-        handle = self.client.get_workflow_handle(case_workflow_id(case_id))
+        handle = self.client.get_workflow_handle(case.workflow_id)
         command = CaseCommand(actor=actor, expected_version=expected_version, payload=payload or {})
         try:
             return await handle.execute_update(action, command, result_type=CaseView, rpc_timeout=RPC_TIMEOUT)
@@ -100,11 +101,11 @@ class CaseService:
             raise _refusal(err) from None
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                raise CaseNotFound(case_id) from None
+                raise CaseNotFound(str(case)) from None
             raise
 
-    async def parcel_event(self, case_id: str, event: ParcelEvent) -> None:
-        await self.client.get_workflow_handle(case_workflow_id(case_id)).signal(CaseWorkflow.parcel_event, event)
+    async def parcel_event(self, case: CaseRef, event: ParcelEvent) -> None:
+        await self.client.get_workflow_handle(case.workflow_id).signal(CaseWorkflow.parcel_event, event)
 
     async def ledger(self, shop_id: str, order_id: str) -> LedgerState:
         return await self.client.get_workflow_handle(order_ledger_id(shop_id, order_id)).query(

@@ -37,10 +37,6 @@ class Settings(BaseSettings):
     share_workflow_modules: bool = Field(default=True, alias="AFTERSALES_SHARE_WORKFLOW_MODULES")
     max_concurrent_activities: int = Field(default=100, ge=1, alias="AFTERSALES_MAX_CONCURRENT_ACTIVITIES")
     workflow_sandbox: bool = Field(default=True, alias="AFTERSALES_WORKFLOW_SANDBOX")
-    #: Ask the sandbox for a command's serialization context once between activations, and not at
-    #: all without a payload codec or external storage (``runtime.workflow_runner``); ``false`` runs
-    #: the SDK's sandboxed runner as it is.
-    remember_serialization_contexts: bool = Field(default=True, alias="AFTERSALES_REMEMBER_SERIALIZATION_CONTEXTS")
     #: Python's garbage-collector thresholds in the worker, ``gen0,gen1,gen2``; unset or ``python``
     #: keeps Python's own (700, 10, 10), which the benchmarks kept (README, "Capacity").
     gc_thresholds: tuple[int, int, int] | None = Field(default=None, alias="AFTERSALES_GC_THRESHOLDS")

@@ -12,65 +12,21 @@ import os
 import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client, Interceptor
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
-from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import DataConverter, SerializationContext
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from runtime.settings import Settings
 from workflows import search_attributes
 
-
-class SharedPydanticPayloadConverter(PydanticPayloadConverter):
-    """The pydantic payload converter, one instance per process.
-
-    The SDK builds a payload converter for every workflow it runs (several, in fact), and the
-    pydantic one brings its own serializer and cache of type adapters, rebuilt for each run. It
-    keeps no state but that cache (thread-safe), so every run can share one; with the start-up
-    freeze in the worker it cut worker CPU per opened case by about a sixth (README, "Capacity").
-    """
-
-    _shared: SharedPydanticPayloadConverter | None = None
-
-    def __new__(cls) -> SharedPydanticPayloadConverter:
-        if cls._shared is None:
-            shared = super().__new__(cls)
-            PydanticPayloadConverter.__init__(shared)
-            cls._shared = shared
-        return cls._shared
-
-    def __init__(self) -> None:  # built once, in __new__
-        pass
-
-    def with_context(self, context: SerializationContext) -> Self:
-        # The base class would build the new instance with type(self)() (this shared one) and
-        # replace its converters; give a context-aware variant its own instance instead.
-        converters = self.get_converters_with_context(context)
-        if converters is None:
-            return self
-        own = object.__new__(type(self))
-        PydanticPayloadConverter.__init__(own)
-        own._set_converters(*converters)
-        return own
-
-    def __copy__(self) -> SharedPydanticPayloadConverter:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> SharedPydanticPayloadConverter:
-        return self
-
-    def __reduce__(self) -> tuple[type[SharedPydanticPayloadConverter], tuple[()]]:
-        return (SharedPydanticPayloadConverter, ())
-
-
-#: The one data converter of the worker, the API, the CLI and the tests.
-DATA_CONVERTER = DataConverter(payload_converter_class=SharedPydanticPayloadConverter)
+#: The one data converter of the worker, the API, the CLI and the tests: the SDK's pydantic one.
+DATA_CONVERTER = pydantic_data_converter
 
 
 async def connect(

@@ -18,9 +18,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from domain.policy import Policy
-from runtime.cases import CaseService
 from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER, register_search_attributes, test_server_path
+from tests.support.cases import FactoryShopCases
 from tests.support.providers import FakeProviders
 from worker import build_worker
 
@@ -39,7 +39,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 class Engine:
     env: WorkflowEnvironment
     client: Client
-    service: CaseService
+    service: FactoryShopCases
     providers: FakeProviders
     task_queue: str
 
@@ -60,4 +60,4 @@ async def engine(env: WorkflowEnvironment, policy: Policy) -> AsyncIterator[Engi
                         COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
     async with providers.client() as http:
         async with build_worker(env.client, settings, http):
-            yield Engine(env, env.client, CaseService(env.client, task_queue, policy), providers, task_queue)
+            yield Engine(env, env.client, FactoryShopCases(env.client, task_queue, policy), providers, task_queue)

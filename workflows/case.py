@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         parse_payload,
     )
     from workflows import search_attributes as sa
+    from workflows.ids import CaseRef, notification_key, payout_key
     from workflows.messages import CASE_VERSION, CaseSettlement, CaseStart, ParcelEvent
 
 #: Patch: alarms fire because their timer fired, not because of the clock (see _wait_for_next_alarm).
@@ -789,7 +790,7 @@ class CaseWorkflow:
         self._finish_payout()
 
     def _payout_key(self, generation: int) -> str:
-        return f"aftersales:{self._case_id}:payout:{generation}"
+        return payout_key(CaseRef(self._order.shop_id, self._case_id), generation)
 
     async def _pay_first_quietly(self, request: PayoutRequest) -> PayoutResult:
         """One attempt before the case is listed as refunding: most payouts succeed at once, and
@@ -881,8 +882,9 @@ class CaseWorkflow:
                 recipients.append((Role.STAFF, self._order.shop_id))
             if supervisor:
                 recipients.append((Role.SUPERVISOR, self._order.shop_id))
+        case = CaseRef(self._order.shop_id, self._case_id)
         for role, recipient in recipients:
-            n = Notification(dedupe_key=f"{self._case_id}:{len(self._timeline)}:{kind}:{role}", case_id=self._case_id,
+            n = Notification(dedupe_key=notification_key(case, len(self._timeline), kind, role), case_id=self._case_id,
                              shop_id=self._order.shop_id, recipient_role=role, recipient_id=recipient, kind=kind,
                              message=message)
             self._notifications.append(workflow.start_activity_method(

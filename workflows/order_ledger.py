@@ -1,17 +1,19 @@
 """OrderLedgerWorkflow: the one writer of an order's claims.
 
-Every case of an order is opened through this workflow (id ``order-{shop_id}-{order_id}``), so
+Every case of an order is opened through this workflow (id ``order:{shop_id}:{order_id}``), so
 two cases of one order that race for the same quantity or the same money are serialized here:
-one wins, the other gets a clear refusal and no case is created.
+one wins, the other gets a clear refusal and no case is created. A request for another shop or
+order than the ledger's is refused.
 
 - Update ``open_case(OpenCaseInput) -> OpenCaseResult``: checks eligibility against the claims
   of earlier cases, reserves the quantity and the refund ceiling, and starts the case workflow
-  (``case-{case_id}``) as an abandoned child. An identical retry returns the same case; the same
+  (``case:{shop_id}:{case_id}``) as an abandoned child. An identical retry returns the same case; the same
   ``case_id`` with a different body is a conflict.
 - Signal ``case_settled(CaseSettlement)``: a case ended; what it did not refund is released.
 - Query ``ledger() -> LedgerState``.
 - Timer: the ledger closes once every case is settled and the order's after-sales windows
-  (plus a margin) have passed; before that a new case sees every earlier one.
+  (plus a margin) have passed; before that a new case sees every earlier one. When the history
+  grows long it continues as new, once no ``open_case`` is still running.
 """
 
 from __future__ import annotations
@@ -55,24 +57,30 @@ class OrderLedgerWorkflow:
             # Started for a first case that is about to arrive; do not linger if it never does.
             self._state.keep_until = workflow.now() + timedelta(hours=1)
         while True:
-            await workflow.wait_condition(self._all_settled)
-            keep_until = self._state.keep_until
-            idle_for = keep_until - workflow.now()
+            await workflow.wait_condition(lambda: self._all_settled() or self._history_long())
+            if self._history_long():
+                # An open_case still running would lose its answer to the new run: let it finish.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._state)
+            idle_for = self._state.keep_until - workflow.now()
             if idle_for > timedelta(0):
                 try:
                     await workflow.wait_condition(
-                        lambda: not self._all_settled(),
+                        lambda: not self._all_settled() or self._history_long(),
                         timeout=idle_for,
                         timeout_summary="order's after-sales windows end",
                     )
                     continue
                 except TimeoutError:
                     pass
-            if self._all_settled() and workflow.all_handlers_finished():
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._all_settled():
                 break
-            if workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(self._state)
         return self._state
+
+    @staticmethod
+    def _history_long() -> bool:
+        return workflow.info().is_continue_as_new_suggested()
 
     def _all_settled(self) -> bool:
         return all(c.settled for c in self._state.claims)
@@ -102,6 +110,14 @@ class OrderLedgerWorkflow:
     def _check(self, data: OpenCaseInput) -> LedgerClaim | None:
         """Refuse an ineligible or conflicting request; return the claim of an identical retry."""
         request = data.request
+        if (request.order.shop_id, request.order.order_id) != (self._state.shop_id, self._state.order_id):
+            raise ApplicationError(
+                f"order: this ledger keeps order {self._state.order_id} of shop {self._state.shop_id}, "
+                f"not order {request.order.order_id} of shop {request.order.shop_id}",
+                {"errors": [{"field": "order", "message": "another shop's or another order's ledger"}]},
+                type=errors.INELIGIBLE,
+                non_retryable=True,
+            )
         existing = self._claim(request.case_id)
         if existing is not None:
             if existing.fingerprint == request.fingerprint():
@@ -152,7 +168,7 @@ class OrderLedgerWorkflow:
         # not both pass on the same holdings.
         if self._check(data) is not None:
             return OpenCaseResult(
-                case_id=request.case_id, workflow_id=case_workflow_id(request.case_id), created=False
+                case_id=request.case_id, workflow_id=case_workflow_id(request.order.shop_id, request.case_id), created=False
             )
         claimed, reserved, shipping_taken = self._holdings()
         grant = grant_for(
@@ -185,7 +201,7 @@ class OrderLedgerWorkflow:
                     ledger_workflow_id=workflow.info().workflow_id,
                     case_version=CASE_VERSION,
                 ),
-                id=case_workflow_id(request.case_id),
+                id=case_workflow_id(request.order.shop_id, request.case_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"{request.type} · {request.reason} · order {request.order.order_id}",
@@ -202,7 +218,7 @@ class OrderLedgerWorkflow:
                 type=errors.CASE_CONFLICT,
                 non_retryable=True,
             ) from None
-        return OpenCaseResult(case_id=request.case_id, workflow_id=case_workflow_id(request.case_id), created=True)
+        return OpenCaseResult(case_id=request.case_id, workflow_id=case_workflow_id(request.order.shop_id, request.case_id), created=True)
 
     @open_case.validator
     def _validate_open_case(self, data: OpenCaseInput) -> None:

@@ -8,10 +8,11 @@ Every test makes its own case ids (``uid``); the list tests use shops nobody els
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.models import Principal, Role
 from http_api import create_app
+from http_api.cases import SHOP_SCOPED
 from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER, dev_server_args, temporal_cli_path
 from tests.support.factory import (
@@ -53,6 +55,7 @@ PRINCIPALS: dict[str, Principal] = {
     "platform": PLATFORM,
     "operator": OPERATOR,
     "shop1_system": Principal(role=Role.SYSTEM, id="shop-1-backend", shop_id="shop-1"),
+    "shop2_system": Principal(role=Role.SYSTEM, id="shop-2-backend", shop_id="shop-2"),
     "list_staff": Principal(role=Role.STAFF, id="lena", shop_id=LIST_SHOP),
     "list_buyer": Principal(role=Role.BUYER, id="list-buyer"),
 }
@@ -99,12 +102,24 @@ class Api:
     client: Client
     providers: FakeProviders
     settings: Settings
+    #: case id -> shop, for the cases this helper opened (others are taken to be shop-1's)
+    shops: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def auth(who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token(who)}"}
 
+    def ref(self, case_id: str, who: str) -> str:
+        """How ``who`` names a case in a path: a caller bound to a shop by the case id alone,
+        anyone else by ``{shop_id}:{case_id}``."""
+        principal = PRINCIPALS[who]
+        if ":" in case_id or (principal.role in SHOP_SCOPED and principal.shop_id is not None):
+            return case_id
+        return f"{self.shops.get(case_id, 'shop-1')}:{case_id}"
+
     async def open(self, body: dict[str, Any], who: str = "system") -> httpx.Response:
+        with contextlib.suppress(KeyError, TypeError, AttributeError):
+            self.shops[body["case_id"]] = body["order"]["shop_id"]
         return await self.http.post("/v1/cases", json=body, headers=self.auth(who))
 
     async def opened(self, case_id: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -115,7 +130,8 @@ class Api:
         return response.json()
 
     async def act(self, case_id: str, action: str, who: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        return await self.http.post(f"/v1/cases/{case_id}/{action}", json=body or {}, headers=self.auth(who))
+        path = f"/v1/cases/{self.ref(case_id, who)}/{action}"
+        return await self.http.post(path, json=body or {}, headers=self.auth(who))
 
     async def ok(self, case_id: str, action: str, who: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.act(case_id, action, who, body)
@@ -123,7 +139,7 @@ class Api:
         return response.json()
 
     async def view(self, case_id: str, who: str = "operator") -> dict[str, Any]:
-        response = await self.http.get(f"/v1/cases/{case_id}", headers=self.auth(who))
+        response = await self.http.get(f"/v1/cases/{self.ref(case_id, who)}", headers=self.auth(who))
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -12,7 +12,7 @@ async def test_open_then_retry_then_conflict(api):
     body = case_body(case_id)
     first = await api.open(body)
     assert first.status_code == 201, first.text
-    assert first.headers["Location"] == f"/v1/cases/{case_id}"
+    assert first.headers["Location"] == f"/v1/cases/shop-1:{case_id}"  # a reference every caller may use
     view = first.json()
     assert view["case_id"] == case_id
     assert view["state"] == "awaiting_merchant_decision"
@@ -69,7 +69,7 @@ async def test_ineligible_request_is_422_naming_the_field(api):
     assert answer["kind"] == "Ineligible"
     assert answer["errors"][0]["field"].startswith("items")
     # No case was created.
-    assert (await api.http.get(f"/v1/cases/{case_id}", headers=api.auth("operator"))).status_code == 404
+    assert (await api.http.get(f"/v1/cases/{api.ref(case_id, 'operator')}", headers=api.auth("operator"))).status_code == 404
 
 
 async def test_a_late_request_is_422_naming_the_date_field_and_the_guarantee(api):
@@ -98,7 +98,7 @@ async def test_who_sees_a_case(api):
     case_id = view["case_id"]
     seen = {}
     for who in ("buyer", "staff", "supervisor", "platform", "operator", "system", "shop1_system"):
-        response = await api.http.get(f"/v1/cases/{case_id}", headers=api.auth(who))
+        response = await api.http.get(f"/v1/cases/{api.ref(case_id, who)}", headers=api.auth(who))
         assert response.status_code == 200, (who, response.text)
         seen[who] = response.json()
     # next_actions: what this caller's role may do now.
@@ -122,9 +122,9 @@ async def test_a_case_you_may_not_see_is_indistinguishable_from_none(api):
     missing = await api.http.get("/v1/cases/no-such-case", headers=api.auth("other_staff"))
     assert missing.status_code == 404
     for who in ("other_buyer", "other_staff"):
-        response = await api.http.get(f"/v1/cases/{case_id}", headers=api.auth(who))
+        response = await api.http.get(f"/v1/cases/{api.ref(case_id, who)}", headers=api.auth(who))
         assert response.status_code == 404, who
-        assert response.json() == {"detail": f"case {case_id} not found"}
+        assert response.json() == {"detail": f"case {api.ref(case_id, who)} not found"}
         assert sorted(response.headers.keys()) == sorted(missing.headers.keys())
     shop2_case = (await api.opened(shop_id="shop-2"))["case_id"]
     response = await api.http.get(f"/v1/cases/{shop2_case}", headers=api.auth("shop1_system"))

@@ -154,7 +154,7 @@ async def test_payloads_are_checked_before_the_engine(api):
     )
     assert response.status_code == 422
     # An empty body is an empty payload.
-    response = await api.http.post(f"/v1/cases/{case_id}/cancel", headers=api.auth("buyer"))
+    response = await api.http.post(f"/v1/cases/{api.ref(case_id, 'buyer')}/cancel", headers=api.auth("buyer"))
     assert response.status_code == 200 and response.json()["close_reason"] == "cancelled_by_buyer"
 
 
@@ -178,7 +178,7 @@ async def test_who_and_whose_are_checked_first(api):
     for who, action in (("other_buyer", "cancel"), ("other_staff", "approve"), ("other_staff", "reject")):
         response = await api.act(case_id, action, who, {"bogus": True})
         assert response.status_code == 404, (who, action)
-        assert response.json() == {"detail": f"case {case_id} not found"}
+        assert response.json() == {"detail": f"case {api.ref(case_id, who)} not found"}
     response = await api.act("no-such-case", "approve", "staff")
     assert response.status_code == 404
     assert (await api.view(case_id))["version"] == version

@@ -183,7 +183,7 @@ async def test_the_app_connects_by_itself_when_it_starts(dev_server, tokens_file
     app = create_app(api_settings(tokens_file, TEMPORAL_ADDRESS=address))
     async with serve(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
         assert (await http.get("/readyz")).json() == {"ok": True, "temporal": "serving"}
-        response = await http.get("/v1/cases/nope", headers={"Authorization": "Bearer tok-operator"})
+        response = await http.get("/v1/cases/shop-1:nope", headers={"Authorization": "Bearer tok-operator"})
         assert response.status_code == 404
 
 
@@ -217,7 +217,7 @@ async def test_engine_failures_answer_json(dev_server, tokens_file):
             (RuntimeError("bug"), 500),
         ):
             app.state.api.service = Broken(error)
-            response = await http.get("/v1/cases/c-1", headers=headers)
+            response = await http.get("/v1/cases/shop-1:c-1", headers=headers)
             assert response.status_code == status, error
             assert any(word in response.json()["detail"] for word in ("operators", "retry", "read the case"))
 
@@ -227,5 +227,5 @@ async def test_before_temporal_is_connected(tokens_file):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
         assert (await http.get("/healthz")).json() == {"ok": True, "temporal": "connecting"}
         assert (await http.get("/readyz")).status_code == 503
-        response = await http.get("/v1/cases/c-1", headers={"Authorization": "Bearer tok-operator"})
+        response = await http.get("/v1/cases/shop-1:c-1", headers={"Authorization": "Bearer tok-operator"})
         assert response.status_code == 503

@@ -125,7 +125,7 @@ def test_merchant_ignores_an_unshipped_refund_and_the_payout_lands(stack) -> Non
     final = wait_for(
         "the case to be refunded",
         lambda: (
-            (v := httpx.get(f"{api}/v1/cases/{case_id}", headers=headers, timeout=5).json())["state"] == "refunded"
+            (v := httpx.get(api + opened.headers["Location"], headers=headers, timeout=5).json())["state"] == "refunded"
             and v
         ),
         process,

@@ -1,4 +1,4 @@
-"""The worker's process tuning: the shared payload converter and the garbage-collector settings."""
+"""The worker's process tuning: the payload converter and the garbage-collector settings."""
 
 from __future__ import annotations
 
@@ -11,17 +11,11 @@ from pydantic import ValidationError
 
 from domain.models import Principal, Role
 from runtime.settings import Settings
-from runtime.temporal import DATA_CONVERTER, SharedPydanticPayloadConverter
+from runtime.temporal import DATA_CONVERTER
 from worker import tune_garbage_collector
 
 
-def test_every_workflow_run_gets_the_one_shared_payload_converter():
-    # The SDK instantiates the converter class for each workflow run; they must all be one object.
-    assert SharedPydanticPayloadConverter() is SharedPydanticPayloadConverter()
-    assert DATA_CONVERTER.payload_converter_class is SharedPydanticPayloadConverter
-
-
-def test_the_shared_converter_round_trips_models():
+def test_the_converter_round_trips_models():
     converter = DATA_CONVERTER.payload_converter
     actor = Principal(role=Role.STAFF, id="alice", shop_id="shop-1")
     payloads = converter.to_payloads([actor, datetime(2026, 11, 22, tzinfo=UTC)])
@@ -79,33 +73,3 @@ def test_tuning_twice_logs_each_pause_once(restored_gc, caplog):
     with caplog.at_level(logging.INFO, logger="worker.gc"):
         gc.collect()
     assert len([r for r in caplog.records if "generation 2" in r.getMessage()]) == 1
-
-
-def test_the_shared_converter_survives_copies():
-    import copy
-    import pickle
-
-    shared = SharedPydanticPayloadConverter()
-    assert copy.copy(shared) is shared and copy.deepcopy(shared) is shared
-    assert pickle.loads(pickle.dumps(shared)) is shared
-
-
-def test_a_context_aware_variant_never_changes_the_shared_converter(monkeypatch):
-    from temporalio.converter import WithSerializationContext, WorkflowSerializationContext
-
-    shared = SharedPydanticPayloadConverter()
-    before = dict(shared.converters)
-    context = WorkflowSerializationContext(namespace="default", workflow_id="case-x")
-    assert shared.with_context(context) is shared  # nothing of ours takes context today
-    inner = next(iter(before.values()))
-
-    class ContextAware(type(inner), WithSerializationContext):  # type: ignore[misc]
-        def with_context(self, context):  # noqa: ANN001, ANN202
-            return type(inner)()
-
-    marked = ContextAware()
-    monkeypatch.setattr(shared, "_any_converter_takes_context", True)
-    monkeypatch.setitem(shared.converters, next(iter(before)), marked)
-    variant = shared.with_context(context)
-    assert variant is not shared
-    assert shared.converters[next(iter(before))] is marked

@@ -159,7 +159,7 @@ async def test_huge_amounts_in_a_case_request_are_422(api, change):
     change(body)
     response = await api.open(body)
     assert response.status_code == 422, response.text
-    assert (await api.http.get(f"/v1/cases/{case_id}", headers=api.auth("operator"))).status_code == 404
+    assert (await api.http.get(f"/v1/cases/{api.ref(case_id, 'operator')}", headers=api.auth("operator"))).status_code == 404
 
 
 async def test_wrong_content_types_on_commands_and_webhook_are_415(api, target):

@@ -87,7 +87,7 @@ class Cases:
         elif situation == "in_transit":
             self._post(f"/v1/cases/{case_id}/approve", {}, "staff")
             self._post(
-                f"/v1/cases/{case_id}/submit_return_shipment", {"carrier": "sf", "tracking_number": uid("SF")}, "buyer"
+                f"/v1/cases/shop-1:{case_id}/submit_return_shipment", {"carrier": "sf", "tracking_number": uid("SF")}, "buyer"
             )
         return case_id
 
@@ -107,7 +107,7 @@ def auth(who: str) -> dict[str, str]:
 
 
 def snapshot(http: requests.Session, base_url: str, case_id: str) -> dict[str, Any]:
-    response = http.get(f"{base_url}/v1/cases/{case_id}", headers=auth("operator"), timeout=30)
+    response = http.get(f"{base_url}/v1/cases/shop-1:{case_id}", headers=auth("operator"), timeout=30)
     if response.status_code == 404:
         return {"exists": False}
     assert response.status_code == 200, response.text
@@ -156,7 +156,8 @@ def run_operation(
         target = None
         if is_command or (reads_case and pick < 4):
             target = cases.pick(pick)
-            case.path_parameters = {**(case.path_parameters or {}), "case_id": target}
+            # The global reference: every role may name the case so (its id alone: only shop-1's staff).
+            case.path_parameters = {**(case.path_parameters or {}), "case_id": f"shop-1:{target}"}
         opened_id = None
         if path == "/v1/cases" and method == "POST" and isinstance(case.body, dict):
             candidate = case.body.get("case_id")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Api, uid
+from tests.api.conftest import Api, case_body, uid
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +144,83 @@ async def test_non_ascii_bytes_in_the_header_are_401(api, shop1_case, raw):
 async def test_scheme_case_and_spacing_are_tolerated(api, shop1_case, header):
     response = await api.http.get(f"/v1/cases/{shop1_case['case_id']}", headers={"Authorization": header})
     assert response.status_code == 200, response.text
+
+
+# --------------------------------------------------------------------------------------------
+# Case and order ids are each shop's own
+
+
+async def test_two_shops_each_open_their_own_case_under_one_case_id(api):
+    case_id, order_id = uid(), uid("o")
+    for who, shop in (("shop1_system", "shop-1"), ("shop2_system", "shop-2")):
+        response = await api.open(case_body(case_id, shop_id=shop, order_kwargs={"order_id": order_id}), who=who)
+        assert response.status_code == 201, (who, response.text)  # not a conflict, not a retry of the other
+        assert response.headers["Location"] == f"/v1/cases/{shop}:{case_id}"
+    # Each shop's callers name the case by its id alone and get their own shop's.
+    mine = await api.view(case_id, "staff")
+    theirs = await api.view(case_id, "other_staff")
+    assert (mine["shop_id"], theirs["shop_id"]) == ("shop-1", "shop-2")
+    await api.ok(case_id, "approve", "other_staff")
+    assert (await api.view(case_id, "staff"))["state"] == "awaiting_merchant_decision"  # shop-1's is untouched
+    # Anyone else names them by shop.
+    assert (await api.view(f"shop-1:{case_id}", "operator"))["version"] == mine["version"]
+    assert (await api.view(f"shop-2:{case_id}", "operator"))["state"] == "awaiting_return_shipment"
+
+
+async def test_another_shops_case_id_answers_as_a_free_one(api):
+    taken = (await api.opened())["case_id"]  # shop-1's
+    free = uid()
+    for name in (lambda c: c, lambda c: f"shop-1:{c}"):  # by id alone (its own shop) or by shop-1's reference
+        answers = []
+        for case_id in (taken, free):
+            response = await api.http.get(f"/v1/cases/{name(case_id)}", headers=api.auth("other_staff"))
+            answers.append((response.status_code, response.json(), sorted(response.headers.keys())))
+        assert answers[0][0] == answers[1][0] == 404
+        assert answers[0][1] == {"detail": f"case {name(taken)} not found"}
+        assert answers[1][1] == {"detail": f"case {name(free)} not found"}
+        assert answers[0][2] == answers[1][2]
+    # Nor does opening tell: shop-2 takes the same id for a case of its own, as it would a free one.
+    response = await api.open(case_body(taken, shop_id="shop-2"), who="shop2_system")
+    assert response.status_code == 201, response.text
+    assert (await api.view(taken, "staff"))["shop_id"] == "shop-1"
+
+
+async def test_another_shops_order_id_is_another_order(api):
+    order_id = uid("o")
+    # shop-1's case claims everything of its order o-...: a second claim on that order is refused.
+    assert (await api.open(case_body(uid(), quantity=2, order_kwargs={"order_id": order_id}))).status_code == 201
+    refused = await api.open(case_body(uid(), quantity=1, order_kwargs={"order_id": order_id}))
+    assert refused.status_code == 422 and refused.json()["kind"] == "Ineligible"
+    # shop-2's order of the same id is its own order, with its own quantity.
+    body = case_body(uid(), quantity=2, shop_id="shop-2", order_kwargs={"order_id": order_id})
+    assert (await api.open(body, who="shop2_system")).status_code == 201
+
+
+async def test_a_caller_bound_to_no_shop_names_the_case_by_shop(api):
+    case_id = (await api.opened())["case_id"]
+    for who in ("operator", "platform", "buyer", "system"):
+        response = await api.http.get(f"/v1/cases/{case_id}", headers=api.auth(who))
+        assert response.status_code == 422, (who, response.text)
+        assert response.json()["errors"] == [
+            {"field": "case_id", "message": f"a {who} names a case by its shop too: {{shop_id}}:{case_id}"}
+        ]
+        response = await api.http.get(f"/v1/cases/shop-1:{case_id}", headers=api.auth(who))
+        assert response.status_code == 200, (who, response.text)
+    # Commands likewise; a refused one changes nothing.
+    before = await api.view(case_id)
+    response = await api.http.post(f"/v1/cases/{case_id}/cancel", json={}, headers=api.auth("buyer"))
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "case_id"
+    assert (await api.view(case_id))["version"] == before["version"]
+    assert (await api.ok(f"shop-1:{case_id}", "cancel", "buyer"))["state"] == "closed"
+
+
+@pytest.mark.parametrize("field", ["case_id", "order.shop_id", "order.order_id"])
+async def test_an_id_with_the_separator_is_refused_naming_the_field(api, field):
+    body = case_body(uid())
+    if field == "case_id":
+        body["case_id"] = "a:b"
+    else:
+        body["order"][field.split(".")[1]] = "a:b"
+    response = await api.open(body)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]

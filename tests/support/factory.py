@@ -7,6 +7,8 @@ from typing import Any
 
 from domain.models import CaseRequest, Principal, Role
 
+#: The shop of every order the factory makes.
+SHOP = "shop-1"
 SYSTEM = Principal(role=Role.SYSTEM, id="shop-backend")
 STAFF = Principal(role=Role.STAFF, id="alice", shop_id="shop-1")
 SUPERVISOR = Principal(role=Role.SUPERVISOR, id="sam", shop_id="shop-1")
@@ -22,7 +24,7 @@ def order(now: datetime, *, shipped: bool = True, delivered_days_ago: int = 2, f
           guarantees: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     fee = 0 if free_shipping else shipping_fee
     data: dict[str, Any] = {
-        "order_id": order_id, "shop_id": "shop-1", "buyer_id": "buyer-1", "currency": "CNY",
+        "order_id": order_id, "shop_id": SHOP, "buyer_id": "buyer-1", "currency": "CNY",
         "paid_total": quantity * unit_price + fee, "shipping_fee": fee, "free_shipping": free_shipping,
         "items": [{"sku": "sku-1", "title": "Kettle", "quantity": quantity, "unit_price": unit_price}],
         "guarantees": guarantees if guarantees is not None else [

@@ -58,6 +58,7 @@ class FakeProviders:
             "amount": body["refund"] + body["reimbursement"],
             "currency": body["currency"],
             "case_id": body["case_id"],
+            "shop_id": body["shop_id"],
             "order_id": body["order_id"],
             "refund": body["refund"],
             "reimbursement": body["reimbursement"],

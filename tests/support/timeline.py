@@ -7,7 +7,8 @@ from datetime import timedelta
 from temporalio.api.enums.v1 import EventType
 
 from domain.models import CaseView
-from workflows.ids import case_workflow_id
+from tests.support.cases import in_factory_shop
+from workflows.ids import CaseRef
 
 
 async def pass_time(engine, delta: timedelta) -> None:
@@ -15,10 +16,10 @@ async def pass_time(engine, delta: timedelta) -> None:
     await engine.env.sleep(delta)
 
 
-async def run_to_end(engine, case_id: str, *, step: timedelta = timedelta(days=1),
+async def run_to_end(engine, case_id: str | CaseRef, *, step: timedelta = timedelta(days=1),
                      limit: timedelta = timedelta(days=90)) -> CaseView:
     """Let days pass until the case workflow completes (follow-up included); its final view."""
-    handle = engine.client.get_workflow_handle(case_workflow_id(case_id), result_type=CaseView)
+    handle = engine.client.get_workflow_handle(in_factory_shop(case_id).workflow_id, result_type=CaseView)
     waited = timedelta(0)
     while waited <= limit:
         # (describe() cannot decode a Datetime search attribute from the test server)

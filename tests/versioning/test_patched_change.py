@@ -28,9 +28,9 @@ from activities.courier import CourierActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from domain.policy import Policy
-from runtime.cases import CaseService
 from runtime.temporal import DATA_CONVERTER
-from tests.support.factory import BUYER, SYSTEM, request
+from tests.support.cases import FactoryShopCases
+from tests.support.factory import BUYER, SHOP, SYSTEM, request
 from tests.support.providers import FakeProviders
 from tests.versioning.changed_case import EXTRA_STEP, PatchedCase, UnguardedCase
 from workflows.ids import case_workflow_id
@@ -84,11 +84,11 @@ async def test_a_case_started_on_the_new_code_takes_the_step_and_replays(env):
             ],
         )
         async with worker:
-            service = CaseService(env.client, task_queue, Policy())
+            service = FactoryShopCases(env.client, task_queue, Policy())
             now = await env.get_current_time()
             await service.open_case(request(now, case_id, type="refund_only", reason="changed_mind"), SYSTEM)
             await service.command(case_id, "cancel", BUYER)
-            handle = env.client.get_workflow_handle(case_workflow_id(case_id))
+            handle = env.client.get_workflow_handle(case_workflow_id(SHOP, case_id))
             await env.sleep(timedelta(days=10))  # past the satisfaction follow-up: the case ends
             history = await handle.fetch_history()
 

@@ -15,10 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.models import ParcelStatus
 from domain.policy import Policy
-from runtime.cases import CaseService
 from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER, register_search_attributes, test_server_path
-from tests.support.factory import BUYER, PLATFORM, STAFF, SUPERVISOR, SYSTEM, request
+from tests.support.cases import FactoryShopCases
+from tests.support.factory import BUYER, PLATFORM, SHOP, STAFF, SUPERVISOR, SYSTEM, request
 from tests.support.providers import FakeProviders
 from worker import build_worker
 from workflows.ids import case_workflow_id, order_ledger_id
@@ -39,7 +39,7 @@ async def record() -> None:
     settings = Settings(AFTERSALES_TASK_QUEUE="record", PAYMENT_URL="http://fake/payments",
                         COURIER_URL="http://fake/courier", NOTIFY_URL="http://fake/notify")
     async with env, providers.client() as http, build_worker(env.client, settings, http):
-        svc = CaseService(env.client, "record", Policy())
+        svc = FactoryShopCases(env.client, "record", Policy())
         now = await env.get_current_time()
 
         # 1. Out-of-stock refund the merchant ignores: reminders, auto-approve, refund, follow-up.
@@ -81,9 +81,9 @@ async def record() -> None:
         await env.sleep(30 * DAY)
         folder = HISTORIES / TAG
         folder.mkdir(parents=True, exist_ok=True)
-        ids = [case_workflow_id(c) for c in ("h-timeout", "h-return", "h-exchange", "h-dispute", "h-attention",
+        ids = [case_workflow_id(SHOP, c) for c in ("h-timeout", "h-return", "h-exchange", "h-dispute", "h-attention",
                                                  "h-slow-payout")]
-        ids.append(order_ledger_id("shop-1", "o-h-return"))
+        ids.append(order_ledger_id(SHOP, "o-h-return"))
         for workflow_id in ids:
             history = await env.client.get_workflow_handle(workflow_id).fetch_history()
             (folder / f"{workflow_id}.json").write_text(history.to_json())

@@ -210,7 +210,7 @@ async def test_resume_takes_a_refused_payout_the_provider_recorded_after_all_and
     stuck = await refused_payout(engine, "c-12b")
     # The provider refused, then paid the first key anyway (it happens: a refusal answered by
     # one system while another had queued the transfer).
-    first_key = "aftersales:c-12b:payout:0"
+    first_key = "aftersales:shop-1:c-12b:payout:0"
     engine.providers.payouts[first_key] = {"payment_id": "pay-late", "amount": stuck.refund.amount,
                                            "currency": stuck.refund.currency, "case_id": "c-12b"}
     engine.providers.refuse_payouts_for.clear()
@@ -229,7 +229,7 @@ async def test_resume_takes_a_refused_payout_the_provider_recorded_after_all_and
 
 async def test_a_late_payment_of_another_amount_stops_the_resumed_payout_for_a_person(engine):
     stuck = await refused_payout(engine, "c-12c")
-    engine.providers.payouts["aftersales:c-12c:payout:0"] = {"payment_id": "pay-odd", "amount": stuck.refund.amount - 1,
+    engine.providers.payouts["aftersales:shop-1:c-12c:payout:0"] = {"payment_id": "pay-odd", "amount": stuck.refund.amount - 1,
                                                             "currency": stuck.refund.currency, "case_id": "c-12c"}
     engine.providers.refuse_payouts_for.clear()
     calls = engine.providers.payout_calls
@@ -238,7 +238,7 @@ async def test_a_late_payment_of_another_amount_stops_the_resumed_payout_for_a_p
     await pass_time(engine, timedelta(seconds=5))
     view = await engine.service.view("c-12c")
     assert view.state == CaseState.NEEDS_ATTENTION
-    assert "aftersales:c-12c:payout:0" in view.needs_attention_reason and "reconcile" in view.needs_attention_reason
+    assert "aftersales:shop-1:c-12c:payout:0" in view.needs_attention_reason and "reconcile" in view.needs_attention_reason
     assert engine.providers.payout_calls == calls
 
 

@@ -39,7 +39,7 @@ async def test_history_replays(path: Path, runner: str):
     # Both the SDK's default runner and the one the worker runs workflows with (its sandbox
     # settings; with the project's converter, no serialization context asked).
     replayer = Replayer(workflows=[CaseWorkflow, OrderLedgerWorkflow], data_converter=DATA_CONVERTER,
-                        workflow_runner=workflow_runner(Settings(), data_converter=DATA_CONVERTER) if runner == "worker"
+                        workflow_runner=workflow_runner(Settings()) if runner == "worker"
                         else SandboxedWorkflowRunner())
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)

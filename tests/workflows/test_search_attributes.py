@@ -17,10 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 from domain.models import CaseState, CaseType, WaitingOn
 from domain.money import grant_for
 from domain.policy import Policy
-from runtime.cases import CaseService
 from runtime.settings import Settings
 from runtime.temporal import DATA_CONVERTER, dev_server_args, temporal_cli_path
-from tests.support.factory import BUYER, STAFF, SUPERVISOR, SYSTEM, request
+from tests.support.cases import FactoryShopCases
+from tests.support.factory import BUYER, SHOP, STAFF, SUPERVISOR, SYSTEM, request
 from tests.support.providers import FakeProviders
 from worker import build_worker
 from workflows import search_attributes as sa
@@ -71,10 +71,10 @@ async def visible(client, query: str, expected: int, attempts: int = 100) -> lis
 async def test_search_attributes_and_details_follow_the_case(dev_server):
     client = dev_server.client
     async with running_worker(client, "sa-test"):
-        service = CaseService(client, "sa-test", Policy())
+        service = FactoryShopCases(client, "sa-test", Policy())
         req = request(datetime.now(UTC), "sa-1", type="return_refund", reason="quality_issue")
         await service.open_case(req, SYSTEM)
-        case_id = case_workflow_id("sa-1")
+        case_id = case_workflow_id(SHOP, "sa-1")
 
         found = await visible(client, "CaseState = 'awaiting_merchant_decision' AND ShopId = 'shop-1' "
                                       "AND WaitingOn = 'merchant' AND CaseType = 'return_refund'", 1)
@@ -108,11 +108,11 @@ async def test_a_new_case_is_searchable_from_its_start(dev_server):
     has run (under a flood of openings that can take a while)."""
     client = dev_server.client
     async with running_worker(client, "sa-start"):
-        service = CaseService(client, "sa-start", Policy())
+        service = FactoryShopCases(client, "sa-start", Policy())
         req = request(datetime.now(UTC), "sa-2", type="refund_only", reason="quality_issue")
         await service.open_case(req, SYSTEM)
         view = await service.view("sa-2")
-        history = await client.get_workflow_handle(case_workflow_id("sa-2")).fetch_history()
+        history = await client.get_workflow_handle(case_workflow_id(SHOP, "sa-2")).fetch_history()
         started = history.events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
         assert {"CaseState", "CaseType", "ShopId", "OrderId", "BuyerId", "WaitingOn", "NextDeadline",
                 "DisputeRisk"} <= set(started)
@@ -131,11 +131,11 @@ async def test_a_case_started_with_its_attributes_does_not_upsert_them_again(dev
     current case version, so it asks for no patch: no marker, no ``TemporalChangeVersion``."""
     client = dev_server.client
     async with running_worker(client, "sa-lean"):
-        service = CaseService(client, "sa-lean", Policy())
+        service = FactoryShopCases(client, "sa-lean", Policy())
         req = request(datetime.now(UTC), "sa-4", type="refund_only", reason="quality_issue")
         await service.open_case(req, SYSTEM)
         await service.view("sa-4")  # the first task has run
-        history = await client.get_workflow_handle(case_workflow_id("sa-4")).fetch_history()
+        history = await client.get_workflow_handle(case_workflow_id(SHOP, "sa-4")).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
     assert DATA_CONVERTER.payload_converter.from_payload(started.input.payloads[0], CaseStart).case_version \
         == CASE_VERSION
@@ -156,7 +156,7 @@ async def test_a_case_opened_before_v6_still_decides_by_its_patch(dev_server):
         assert start.case_version == 0
         decide_by = now + policy.deadlines.merchant_decision(req.order.shipped_at is not None)
         handle = await client.start_workflow(
-            CaseWorkflow.run, start, id=case_workflow_id("sa-8"), task_queue="sa-v5",
+            CaseWorkflow.run, start, id=case_workflow_id(SHOP, "sa-8"), task_queue="sa-v5",
             search_attributes=sa.at_start(req.type, req.order, decide_by))  # as the ledger sets them
         await handle.query(CaseWorkflow.view)  # the first task has run
         history = await handle.fetch_history()
@@ -177,7 +177,7 @@ async def test_a_case_opened_by_newer_code_waits_for_a_worker_that_knows_its_ver
         grant = grant_for(req, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
         start = CaseStart(request=req, policy=Policy(), grant=grant, opened_by=SYSTEM, opened_at=datetime.now(UTC),
                           ledger_workflow_id="a-newer-ledger", case_version=CASE_VERSION + 1)
-        handle = await client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id("sa-9"),
+        handle = await client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(SHOP, "sa-9"),
                                              task_queue="sa-future")
         failures: list = []
         attempt = 0
@@ -202,14 +202,14 @@ async def test_a_payout_paid_at_once_goes_straight_to_refunded_in_lists(dev_serv
     visibility write fewer); lists go from its last waiting state to refunded."""
     client = dev_server.client
     async with running_worker(client, "sa-paid"):
-        service = CaseService(client, "sa-paid", Policy())
+        service = FactoryShopCases(client, "sa-paid", Policy())
         req = request(datetime.now(UTC), "sa-7", type="refund_only", reason="quality_issue")
         await service.open_case(req, SYSTEM)
         approved = await service.command("sa-7", "approve", STAFF)
         assert approved.state == CaseState.REFUNDING  # the case itself says so at once
         found = await visible(client, f"CaseState = 'refunded' AND OrderId = '{req.order.order_id}'", 1)
         assert len(found) == 1 and found[0].typed_search_attributes.get(sa.WAITING_ON) is None
-        history = await client.get_workflow_handle(case_workflow_id("sa-7")).fetch_history()
+        history = await client.get_workflow_handle(case_workflow_id(SHOP, "sa-7")).fetch_history()
     assert upserted_states(history) == ["refunded"]
 
 
@@ -219,23 +219,23 @@ async def test_a_payout_that_fails_at_first_is_listed_as_refunding_while_it_retr
     client = dev_server.client
     providers = FakeProviders(fail_next_payouts=4)  # calls at 0 s, then 0, 1, 2 and 4 s later
     async with running_worker(client, "sa-slow", providers):
-        service = CaseService(client, "sa-slow", Policy())
+        service = FactoryShopCases(client, "sa-slow", Policy())
         req = request(datetime.now(UTC), "sa-8", type="refund_only", reason="quality_issue")
         await service.open_case(req, SYSTEM)
         await service.command("sa-8", "approve", STAFF)
         found = await visible(client, f"CaseState = 'refunding' AND WaitingOn = 'payment' AND OrderId = "
                                       f"'{req.order.order_id}'", 1)
-        assert [w.id for w in found] == [case_workflow_id("sa-8")]
+        assert [w.id for w in found] == [case_workflow_id(SHOP, "sa-8")]
         assert providers.paid_for("sa-8") == []
         assert (await paid_and_listed(client, "sa-8", req.order.order_id)).state == CaseState.REFUNDED
-        history = await client.get_workflow_handle(case_workflow_id("sa-8")).fetch_history()
+        history = await client.get_workflow_handle(case_workflow_id(SHOP, "sa-8")).fetch_history()
     assert upserted_states(history) == ["refunding", "refunded"]
     assert providers.payout_calls == 5 and len(providers.paid_for("sa-8")) == 1
 
 
 async def paid_and_listed(client, case_id: str, order_id: str, within: float = 30.0):
     """The case's view once it has left refunding, and once lists show it refunded."""
-    handle = client.get_workflow_handle(case_workflow_id(case_id))
+    handle = client.get_workflow_handle(case_workflow_id(SHOP, case_id))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     view = await handle.query(CaseWorkflow.view)
@@ -254,12 +254,12 @@ async def test_a_first_attempt_whose_answer_is_lost_is_not_paid_twice(dev_server
     client = dev_server.client
     providers = FakeProviders(lose_next_payout_answers=1)
     async with running_worker(client, "sa-lost", providers):
-        service = CaseService(client, "sa-lost", Policy())
+        service = FactoryShopCases(client, "sa-lost", Policy())
         req = request(datetime.now(UTC), "sa-9", type="refund_only", reason="quality_issue")
         await service.open_case(req, SYSTEM)
         await service.command("sa-9", "approve", STAFF)
         final = await paid_and_listed(client, "sa-9", req.order.order_id)
-        history = await client.get_workflow_handle(case_workflow_id("sa-9")).fetch_history()
+        history = await client.get_workflow_handle(case_workflow_id(SHOP, "sa-9")).fetch_history()
     assert final.state == CaseState.REFUNDED
     assert len(providers.paid_for("sa-9")) == 1 and providers.payout_calls == 1  # the retry found it
     assert final.refund.payment_id == providers.paid_for("sa-9")[0]["payment_id"]
@@ -272,7 +272,7 @@ async def test_a_refused_first_attempt_lists_needs_attention_and_never_refunding
     client = dev_server.client
     providers = FakeProviders(refuse_payouts_for={"sa-10"})
     async with running_worker(client, "sa-refused", providers):
-        service = CaseService(client, "sa-refused", Policy())
+        service = FactoryShopCases(client, "sa-refused", Policy())
         req = request(datetime.now(UTC), "sa-10", type="refund_only", reason="quality_issue")
         await service.open_case(req, SYSTEM)
         await service.command("sa-10", "approve", STAFF)
@@ -281,7 +281,7 @@ async def test_a_refused_first_attempt_lists_needs_attention_and_never_refunding
         providers.refuse_payouts_for.clear()
         await service.command("sa-10", "resume", SUPERVISOR)
         final = await paid_and_listed(client, "sa-10", req.order.order_id)
-        history = await client.get_workflow_handle(case_workflow_id("sa-10")).fetch_history()
+        history = await client.get_workflow_handle(case_workflow_id(SHOP, "sa-10")).fetch_history()
     assert final.state == CaseState.REFUNDED and len(providers.paid_for("sa-10")) == 1
     assert providers.payout_calls == 2
     assert upserted_states(history) == ["needs_attention", "refunded"]
@@ -323,7 +323,7 @@ async def test_a_case_started_without_attributes_gets_them_in_its_first_task(dev
         grant = grant_for(req, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
         start = CaseStart(request=req, policy=policy, grant=grant, opened_by=SYSTEM, opened_at=datetime.now(UTC),
                           ledger_workflow_id="no-ledger")
-        await client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id("sa-3"), task_queue="sa-direct")
+        await client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(SHOP, "sa-3"), task_queue="sa-direct")
         found = await visible(client, f"CaseState = 'awaiting_merchant_decision' AND OrderId = '{req.order.order_id}'"
                                       " AND WaitingOn = 'merchant' AND DisputeRisk = false", 1)
-        assert [w.id for w in found] == [case_workflow_id("sa-3")]
+        assert [w.id for w in found] == [case_workflow_id(SHOP, "sa-3")]
