@@ -80,7 +80,7 @@ async def test_a_late_request_is_422_naming_the_date_field_and_the_guarantee(api
     error = response.json()["errors"][0]
     assert error["field"] == "order.delivered_at"
     assert "no_reason_return 7d window ended" in error["message"]
-    assert (await api.http.get(f"/v1/cases/{case_id}", headers=api.auth("operator"))).status_code == 404
+    assert (await api.http.get(f"/v1/cases/{api.ref(case_id, 'operator')}", headers=api.auth("operator"))).status_code == 404
 
 
 async def test_only_a_system_opens_cases(api):

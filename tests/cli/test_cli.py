@@ -186,7 +186,7 @@ def test_list_has_an_option_for_every_filter_the_api_accepts() -> None:
     from http_api import create_app
     from runtime.settings import Settings
 
-    operation = create_app(Settings(), tokens={}).openapi()["paths"]["/v1/cases"]["get"]
+    operation = create_app(Settings(AFTERSALES_PAGE_TOKEN_KEY="k"), tokens={}).openapi()["paths"]["/v1/cases"]["get"]
     accepted = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
     # Paging is the client's business: `list` follows next_page_token to the end.
     assert accepted - {"page_size", "page_token"} == set(LIST_FILTERS)
