@@ -8,9 +8,11 @@ from typing import Any
 from domain import lifecycle
 from domain.casefile import Case, Effect, Pay, PayoutPaid
 from domain.commands import BuyerContext, CaseCommand, parse_command
+from domain.deadlines import DEADLINES
 from domain.models import CaseState, CaseType, Principal
 from domain.money import grant_for
 from domain.policy import Policy
+from domain.step import Step
 from tests.support.factory import BUYER, PLATFORM, STAFF, SUPERVISOR, SYSTEM, request
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -69,7 +71,7 @@ def _in_transit(case_type: str) -> Case:
 def situations() -> dict[str, Case]:
     refund = opened("refund_only", "not_as_described")
     needs_attention = refund.model_copy(update={"state": S.NEEDS_ATTENTION})
-    needs_attention.deadline = lifecycle._Step(needs_attention, NOW, POLICY).deadline("needs_attention_followup")
+    needs_attention.deadline = Step(needs_attention, NOW, POLICY, DEADLINES).deadline("needs_attention_followup")
     return {
         "decision-refund-shipped": refund,
         "decision-exchange": opened("exchange", "wrong_item"),

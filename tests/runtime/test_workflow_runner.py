@@ -238,7 +238,7 @@ async def test_a_recorded_case_replays_with_under_half_the_sandbox_round_trips_a
             return ask(self, command_info)
 
         monkeypatch.setattr(SandboxInstance, name, counted)
-    path = HISTORIES / "v6-case-version-at-start" / "case-h-return.json"
+    path = HISTORIES / "case-h-return.json"
     await replay(SandboxedWorkflowRunner(), path)
     plain, asked[0] = asked[0], 0
     await replay(ContextMemoRunner(), path)
@@ -278,8 +278,8 @@ class CheckingRunner(ContextMemoRunner):
 async def test_every_remembered_answer_is_the_one_the_sandbox_gives_at_that_moment():
     # The project's converter ignores the context, so a wrong one would replay cleanly: compare.
     runner = CheckingRunner()
-    for path in sorted(HISTORIES.glob("*/*.json")):
+    for path in sorted(HISTORIES.glob("*.json")):
         await replay(runner, path)
-    assert len(runner.log) > 1000
+    assert len(runner.log) > 500  # one folder of histories now (was six)
     assert {kind for kind, *_ in runner.log} == {"context", "store"}
     assert [entry for entry in runner.log if entry[2] != entry[3]] == []
