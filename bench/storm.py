@@ -33,7 +33,7 @@ from domain.policy import Policy
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
-from workflows.messages import CASE_VERSION, CaseStart
+from workflows.messages import CaseStart
 
 START_CONCURRENCY = 50
 
@@ -108,7 +108,7 @@ async def measure(bench: Bench, cases: int, lead: float | None = None) -> Storm:
         request = case_request(case_id, "refund_only")
         grant = grant_for(request, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
         start = CaseStart(request=request, policy=policy, grant=grant, opened_by=SYSTEM, opened_at=opened_at,
-                          ledger_workflow_id=f"storm-no-ledger-{case_id}", case_version=CASE_VERSION)
+                          ledger_workflow_id=f"storm-no-ledger-{case_id}")
         attributes = sa.at_start(request.type, request.order, deadline)  # as the ledger starts a case
         return client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(SHOP, case_id), task_queue=queue,
                                      search_attributes=attributes)

@@ -1,4 +1,4 @@
-"""One subcommand per case action, generated from ``domain.rules.PAYLOADS``.
+"""One subcommand per case action, generated from ``domain.rules.ACTION_TABLE``.
 
 Each payload field becomes an option (``requested_refund`` -> ``--requested-refund``), typed and
 required as in the payload model; every action also takes ``--note``, ``--evidence URL``
@@ -17,31 +17,10 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from domain.rules import PAYLOADS
+from domain.rules import ACTION_TABLE
 
 #: A boolean field's opposite flag, where "--no-NAME" would read badly.
 OPPOSITE_FLAGS = {"passed": "failed"}
-
-SUMMARIES = {
-    "approve": "approve the request (refund-only: pays out; return: the buyer ships it back)",
-    "reject": "refuse the request, with a reason",
-    "offer_partial_refund": "offer a partial refund; the buyer keeps the item",
-    "require_return": "turn a refund-only request into a return",
-    "accept_offer": "buyer: accept the offer (or the refusal / failed inspection)",
-    "decline_offer": "buyer: decline a partial-refund offer",
-    "revise": "buyer: revise a refused request",
-    "submit_return_shipment": "buyer: the return parcel's carrier and tracking number",
-    "confirm_return_received": "merchant: the returned parcel arrived",
-    "record_inspection": "merchant: the inspection result",
-    "ship_item": "merchant: ship the replacement or repaired item",
-    "confirm_receipt": "buyer: the replacement or repaired item arrived",
-    "cancel": "buyer: withdraw the request",
-    "escalate": "buyer: ask the platform to decide",
-    "arbitrate": "platform: decide an escalated case",
-    "extend_deadline": "give the waiting party more time",
-    "add_note": "add a note to the timeline",
-    "resume": "supervisor: retry the step that needs attention",
-}
 
 FIELD_HELP = {
     "passed": "the item passed the inspection",
@@ -95,12 +74,13 @@ def _add_field(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> 
 
 def add_action_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add ``approve``, ``reject``, ... to ``subparsers``; each sets ``args.action``."""
-    for action, model in PAYLOADS.items():
+    for action, row in ACTION_TABLE.items():
+        model = row.command
         parser = subparsers.add_parser(
             action.replace("_", "-"),
             parents=[common],
-            help=SUMMARIES.get(action),
-            description=SUMMARIES.get(action, action),
+            help=row.description,
+            description=row.description,
         )
         parser.add_argument("case_id", metavar="CASE_ID")
         fields = model.model_fields
@@ -115,10 +95,11 @@ def add_action_commands(subparsers: Any, common: argparse.ArgumentParser) -> Non
             metavar="N",
             help="refuse (409) if the case changed since you read this version",
         )
-        for name, field in fields.items():
-            if name not in ("note", "evidence"):
-                _add_field(parser, name, field)
-        parser.set_defaults(command="act", action=action, payload_fields=[n for n in fields if n != "evidence"])
+        payload_fields = [n for n in fields if n not in ("evidence", "action", "expected_version")]
+        for name in payload_fields:
+            if name != "note":
+                _add_field(parser, name, fields[name])
+        parser.set_defaults(command="act", action=action, payload_fields=payload_fields)
 
 
 def payload_from(args: argparse.Namespace) -> dict[str, Any]:

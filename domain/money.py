@@ -170,3 +170,17 @@ def reimbursement_total(lines: Iterable[BreakdownLine]) -> int:
 def computed_refund(grant: ClaimGrant, deduction: int = 0) -> int:
     """The refund the rules give, before any agreed amount, capped by the grant."""
     return max(min(grant.items_value + grant.original_shipping - deduction, grant.max_refund), 0)
+
+
+#: ISO 4217 currencies without minor units (most have two); amounts are still integers of them.
+ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX",
+                                     "VND", "VUV", "XAF", "XOF", "XPF"})
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Minor units as people read them: ``format_amount(10500, "CNY") == "105.00 CNY"``."""
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return f"{amount} {currency}"
+    sign = "-" if amount < 0 else ""
+    major, minor = divmod(abs(amount), 100)
+    return f"{sign}{major}.{minor:02d} {currency}"

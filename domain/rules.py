@@ -1,154 +1,30 @@
-"""Who may do what, in which state: the command catalogue of a case.
+"""Who may do what, in which state: the table of a case's actions.
 
-Each action has one payload model (all may also carry ``note`` and ``evidence``). The table
-below is the single source for validators, the case view's ``next_actions`` and the API.
+One row per action: the roles that may take it, the states it is allowed in (and any further
+condition there), its command model and a one-line description. The validators, the case view's
+``next_actions``, the API's routes and OpenAPI text and the CLI's subcommands all read this
+table; what each action then does is in ``domain.lifecycle``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, StrictBool, StrictInt, ValidationError
+from domain import commands as c
+from domain.commands import COMMANDS, BadPayload, BuyerContext, Command, parse_command
+from domain.models import CaseState, CaseType, Principal, Role
 
-from domain.models import MAX_AMOUNT, CaseState, CaseType, Principal, Responsibility, Role, Strict
-from domain.policy import Duration
-
-
-class BuyerContext(StrEnum):
-    """Why a case in ``awaiting_buyer_response`` waits on the buyer."""
-
-    REFUSAL = "refusal"
-    OFFER = "offer"
-    INSPECTION_FAILED = "inspection_failed"
-
-
-# --------------------------------------------------------------------------------------------
-# Payloads
-
-
-class Payload(Strict):
-    note: str | None = Field(default=None, max_length=2000)
-    evidence: list[str] = Field(default_factory=list, max_length=20)
-
-
-class ApprovePayload(Payload):
-    amount: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT, description="refund-only: defaults to the computed refund")
-
-
-class RejectPayload(Payload):
-    reason: str = Field(min_length=1, max_length=500)
-
-
-class OfferPartialRefundPayload(Payload):
-    amount: StrictInt = Field(ge=1, le=MAX_AMOUNT)
-
-
-class RevisePayload(Payload):
-    requested_refund: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-    description: str | None = Field(default=None, max_length=4000)
-
-
-#: Carriers and tracking numbers: what couriers use, and safe in URLs and visibility queries.
-PARCEL_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-
-
-class SubmitReturnShipmentPayload(Payload):
-    carrier: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
-    tracking_number: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
-    shipping_cost: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-
-
-class RecordInspectionPayload(Payload):
-    passed: StrictBool
-    responsibility: Responsibility
-    deduction: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-
-
-class ShipItemPayload(Payload):
-    carrier: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
-    tracking_number: str = Field(pattern=PARCEL_ID, description="letters, digits, '_', '.', '-'")
-
-
-class ArbitratePayload(Payload):
-    outcome: Literal["refund_full", "refund_partial", "deny"]
-    amount: StrictInt | None = Field(default=None, ge=1, le=MAX_AMOUNT)
-
-
-class ExtendDeadlinePayload(Payload):
-    by: Duration
-    reason: str = Field(min_length=1, max_length=500)
-
-
-class AddNotePayload(Payload):
-    note: str = Field(min_length=1, max_length=2000)
-
-
-PAYLOADS: dict[str, type[Payload]] = {
-    "approve": ApprovePayload,
-    "reject": RejectPayload,
-    "offer_partial_refund": OfferPartialRefundPayload,
-    "require_return": Payload,
-    "accept_offer": Payload,
-    "decline_offer": Payload,
-    "revise": RevisePayload,
-    "submit_return_shipment": SubmitReturnShipmentPayload,
-    "confirm_return_received": Payload,
-    "record_inspection": RecordInspectionPayload,
-    "ship_item": ShipItemPayload,
-    "confirm_receipt": Payload,
-    "cancel": Payload,
-    "escalate": Payload,
-    "arbitrate": ArbitratePayload,
-    "extend_deadline": ExtendDeadlinePayload,
-    "add_note": AddNotePayload,
-    "resume": Payload,
-}
-ACTIONS = tuple(PAYLOADS)
-
-
-class CaseCommand(Strict):
-    """What every command update carries: who acts, on which version, and the payload."""
-
-    actor: Principal
-    expected_version: StrictInt | None = Field(default=None, ge=0)
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-
-class BadPayload(ValueError):
-    """A payload that does not fit its action; ``errors`` name each field and why."""
-
-    def __init__(self, action: str, errors: list[dict[str, Any]]) -> None:
-        self.action = action
-        self.errors = errors
-        text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        super().__init__(f"bad payload for {action}: {text}")
-
-
-def parse_payload(action: str, payload: dict[str, Any]) -> Payload:
-    """Validate a payload for ``action``; raise :class:`BadPayload` naming every bad field."""
-    model = PAYLOADS.get(action)
-    if model is None:
-        raise BadPayload(action, [{"field": "action", "message": f"unknown action; known: {', '.join(ACTIONS)}"}])
-    try:
-        return model.model_validate(payload)
-    except ValidationError as err:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
-            for e in err.errors(include_url=False)
-        ]
-        raise BadPayload(action, errors) from None
-
-
-# --------------------------------------------------------------------------------------------
-# Who may do what, where
-
+S = CaseState
 MERCHANT = frozenset({Role.STAFF, Role.SUPERVISOR})
 BUYER = frozenset({Role.BUYER})
 PLATFORM = frozenset({Role.PLATFORM})
 NOTE_TAKERS = frozenset({Role.BUYER, Role.STAFF, Role.SUPERVISOR, Role.PLATFORM})
 EXTENDERS = MERCHANT | PLATFORM
+EVERY_STATE = frozenset(CaseState)
+#: Live states with a deadline someone other than its owner may extend.
+EXTENDABLE = frozenset(s for s in CaseState if not s.terminal) - {S.REFUNDING, S.NEEDS_ATTENTION}
 
 
 @dataclass(frozen=True)
@@ -163,43 +39,99 @@ class CaseFacts:
     merchant_owns_deadline: bool = False
 
 
+def _always(facts: CaseFacts) -> bool:
+    return True
+
+
+def _context(*contexts: BuyerContext) -> Callable[[CaseFacts], bool]:
+    return lambda facts: facts.buyer_context in contexts
+
+
+@dataclass(frozen=True)
+class Action:
+    roles: frozenset[Role]
+    states: frozenset[CaseState]
+    command: type[Command]
+    when: Callable[[CaseFacts], bool] = _always
+    #: Who may take it when that depends on the case (else ``roles``).
+    roles_now: Callable[[CaseFacts], frozenset[Role]] | None = None
+
+    @property
+    def description(self) -> str:
+        """One line: who takes it and what it does (the command model's docstring)."""
+        return (self.command.__doc__ or "").strip().rstrip(".")
+
+    def allowed_roles(self, facts: CaseFacts) -> frozenset[Role]:
+        return self.roles_now(facts) if self.roles_now else self.roles
+
+
+def _extenders(facts: CaseFacts) -> frozenset[Role]:
+    # The merchant may give the buyer or the courier more time, never itself.
+    return PLATFORM if facts.merchant_owns_deadline else EXTENDERS
+
+
+def _escalation(facts: CaseFacts) -> bool:
+    return facts.state == S.AWAITING_BUYER_CONFIRMATION or facts.buyer_context in (
+        BuyerContext.REFUSAL, BuyerContext.INSPECTION_FAILED)
+
+
+def _only(*states: CaseState) -> frozenset[CaseState]:
+    return frozenset(states)
+
+
+#: Every action, in the order ``next_actions`` lists them.
+ACTION_TABLE: dict[str, Action] = {
+    "approve": Action(MERCHANT, _only(S.AWAITING_MERCHANT_DECISION), c.ApproveCommand),
+    "reject": Action(MERCHANT, _only(S.AWAITING_MERCHANT_DECISION), c.RejectCommand),
+    "offer_partial_refund": Action(MERCHANT, _only(S.AWAITING_MERCHANT_DECISION), c.OfferPartialRefundCommand,
+                                   when=lambda f: f.type in (CaseType.REFUND_ONLY, CaseType.RETURN_REFUND)),
+    "require_return": Action(MERCHANT, _only(S.AWAITING_MERCHANT_DECISION), c.RequireReturnCommand,
+                             when=lambda f: f.type == CaseType.REFUND_ONLY and f.order_shipped),
+    "accept_offer": Action(BUYER, _only(S.AWAITING_BUYER_RESPONSE), c.AcceptOfferCommand,
+                           when=_context(BuyerContext.OFFER, BuyerContext.REFUSAL)),
+    "accept_return_to_buyer": Action(BUYER, _only(S.AWAITING_BUYER_RESPONSE), c.AcceptReturnToBuyerCommand,
+                                     when=_context(BuyerContext.INSPECTION_FAILED)),
+    "decline_offer": Action(BUYER, _only(S.AWAITING_BUYER_RESPONSE), c.DeclineOfferCommand,
+                            when=_context(BuyerContext.OFFER)),
+    "revise": Action(BUYER, _only(S.AWAITING_BUYER_RESPONSE), c.ReviseCommand, when=_context(BuyerContext.REFUSAL)),
+    "submit_return_shipment": Action(BUYER, _only(S.AWAITING_RETURN_SHIPMENT), c.SubmitReturnShipmentCommand),
+    "confirm_return_received": Action(MERCHANT, _only(S.RETURN_IN_TRANSIT), c.ConfirmReturnReceivedCommand),
+    "record_inspection": Action(MERCHANT, _only(S.RETURN_IN_TRANSIT, S.AWAITING_INSPECTION),
+                                c.RecordInspectionCommand),
+    "ship_item": Action(MERCHANT, _only(S.AWAITING_MERCHANT_SHIPMENT), c.ShipItemCommand),
+    "confirm_receipt": Action(BUYER, _only(S.AWAITING_BUYER_CONFIRMATION), c.ConfirmReceiptCommand),
+    "cancel": Action(BUYER, _only(S.AWAITING_MERCHANT_DECISION, S.AWAITING_BUYER_RESPONSE,
+                                  S.AWAITING_RETURN_SHIPMENT, S.IN_ARBITRATION), c.CancelCommand),
+    "escalate": Action(BUYER, _only(S.AWAITING_BUYER_RESPONSE, S.AWAITING_BUYER_CONFIRMATION), c.EscalateCommand,
+                       when=_escalation),
+    "arbitrate": Action(PLATFORM, _only(S.IN_ARBITRATION), c.ArbitrateCommand),
+    "resume": Action(frozenset({Role.SUPERVISOR}), _only(S.NEEDS_ATTENTION), c.ResumeCommand),
+    "extend_deadline": Action(EXTENDERS, EXTENDABLE, c.ExtendDeadlineCommand, when=lambda f: f.has_deadline,
+                              roles_now=_extenders),
+    "add_note": Action(NOTE_TAKERS, EVERY_STATE, c.AddNoteCommand),
+}
+ACTIONS = tuple(ACTION_TABLE)
+assert all(COMMANDS[name] is action.command for name, action in ACTION_TABLE.items()) and len(COMMANDS) == len(ACTIONS)
+
+#: A command's old name, kept for clients written before the new one: on a failed inspection
+#: the buyer's ``accept_offer`` is ``accept_return_to_buyer`` (there is no offer to accept).
+ALIASES = {("accept_offer", BuyerContext.INSPECTION_FAILED): "accept_return_to_buyer"}
+
+
+def resolve(action: str, facts: CaseFacts) -> str:
+    """The action a command means in this situation (its alias resolved)."""
+    if facts.state == S.AWAITING_BUYER_RESPONSE:
+        return ALIASES.get((action, facts.buyer_context), action)  # type: ignore[arg-type]
+    return action
+
+
 def actions_in(facts: CaseFacts) -> dict[str, frozenset[Role]]:
     """Every action possible in this situation, with the roles that may take it."""
-    s = facts.state
-    table: dict[str, frozenset[Role]] = {}
-    if s == CaseState.AWAITING_MERCHANT_DECISION:
-        table = {"approve": MERCHANT, "reject": MERCHANT, "cancel": BUYER}
-        if facts.type in (CaseType.REFUND_ONLY, CaseType.RETURN_REFUND):
-            table["offer_partial_refund"] = MERCHANT
-        if facts.type == CaseType.REFUND_ONLY and facts.order_shipped:
-            table["require_return"] = MERCHANT
-    elif s == CaseState.AWAITING_BUYER_RESPONSE:
-        table = {"accept_offer": BUYER, "cancel": BUYER}
-        if facts.buyer_context == BuyerContext.OFFER:
-            table["decline_offer"] = BUYER
-        if facts.buyer_context == BuyerContext.REFUSAL:
-            table["revise"] = BUYER
-        if facts.buyer_context in (BuyerContext.REFUSAL, BuyerContext.INSPECTION_FAILED):
-            table["escalate"] = BUYER
-    elif s == CaseState.AWAITING_RETURN_SHIPMENT:
-        table = {"submit_return_shipment": BUYER, "cancel": BUYER}
-    elif s == CaseState.RETURN_IN_TRANSIT:
-        table = {"confirm_return_received": MERCHANT, "record_inspection": MERCHANT}
-    elif s == CaseState.AWAITING_INSPECTION:
-        table = {"record_inspection": MERCHANT}
-    elif s == CaseState.AWAITING_MERCHANT_SHIPMENT:
-        table = {"ship_item": MERCHANT}
-    elif s == CaseState.AWAITING_BUYER_CONFIRMATION:
-        table = {"confirm_receipt": BUYER, "escalate": BUYER}
-    elif s == CaseState.IN_ARBITRATION:
-        table = {"arbitrate": PLATFORM, "cancel": BUYER}
-    elif s == CaseState.NEEDS_ATTENTION:
-        table = {"resume": frozenset({Role.SUPERVISOR})}
-    if facts.has_deadline and not s.terminal and s not in (CaseState.REFUNDING, CaseState.NEEDS_ATTENTION):
-        # The merchant may give the buyer or the courier more time, never itself.
-        table["extend_deadline"] = PLATFORM if facts.merchant_owns_deadline else EXTENDERS
-    table["add_note"] = NOTE_TAKERS
-    return table
+    return {
+        name: action.allowed_roles(facts)
+        for name, action in ACTION_TABLE.items()
+        if facts.state in action.states and action.when(facts)
+    }
 
 
 def next_actions(facts: CaseFacts, role: Role | None = None) -> list[str]:
@@ -214,3 +146,12 @@ def can_access(principal: Principal, *, shop_id: str, buyer_id: str) -> bool:
     if principal.role == Role.BUYER:
         return principal.id == buyer_id
     return principal.shop_id == shop_id
+
+
+def parse_payload(action: str, payload: Any) -> Command:
+    """A body for ``action`` as its command model (see ``domain.commands.parse_command``)."""
+    return parse_command(action, payload)
+
+
+__all__ = ["ACTIONS", "ACTION_TABLE", "BadPayload", "BuyerContext", "CaseFacts", "actions_in", "can_access",
+           "next_actions", "parse_payload", "resolve"]

@@ -19,8 +19,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, ValidationError
 
 from domain import errors as kinds
+from domain.commands import BadPayload, parse_command
 from domain.models import CaseRequest, CaseState, CaseType, CaseView, Principal, Role, WaitingOn
-from domain.rules import ACTIONS
+from domain.rules import ACTION_TABLE, ACTIONS
 from http_api.access import ACTION_ROLES, LISTERS, can_see, may_take, view_for
 from http_api.auth import CurrentPrincipal
 from http_api.bodies import read_object
@@ -37,7 +38,7 @@ from http_api.problems import (
     invalid,
     refusal_status,
 )
-from http_api.schemas import ACTION_SUMMARIES, COMMAND_MODELS, CasePage
+from http_api.schemas import COMMAND_MODELS, CasePage
 from http_api.visibility import CaseFilter, list_page, summary
 from runtime.cases import CaseNotFound, CaseRefused, CaseService
 from workflows.ids import SEPARATOR, CaseRef, is_id
@@ -128,6 +129,7 @@ async def refusal(err: CaseRefused, principal: Principal, service: CaseService, 
     if status == 403:
         return ApiError(403, err.message, kind=err.kind, limit=details.get("limit"))
     if status == 409:
+        message = err.message
         extra: dict[str, Any] = {
             "state": details.get("state"),
             "version": details.get("version"),
@@ -139,12 +141,17 @@ async def refusal(err: CaseRefused, principal: Principal, service: CaseService, 
         elif case is not None:
             try:
                 now = await service.view(case)
-                extra.update(
-                    state=now.state, version=now.version, allowed_actions=view_for(principal, now).next_actions
-                )
             except CaseNotFound:
                 extra["allowed_actions"] = []
-        return ApiError(409, err.message, kind=err.kind, **extra)
+            else:
+                # allowed_actions: this caller's; next_actions_by_role: everyone's. The message
+                # names the caller's, read from the same view, so the two always agree.
+                mine = view_for(principal, now).next_actions
+                extra.update(state=now.state, version=now.version, allowed_actions=mine,
+                             next_actions_by_role=now.actions_by_role)
+                if "situation" in err.details:
+                    message = f"{err.details['situation']}. You ({principal.role}) may now: {', '.join(mine) or 'nothing'}"
+        return ApiError(409, message, kind=err.kind, **extra)
     log.error("unexpected refusal %s: %s %s", err.kind, err.message, details)
     return ApiError(500, "the case engine refused in an unexpected way; operators have the details")
 
@@ -289,18 +296,15 @@ async def run_command(
         allowed = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
         raise ApiError(403, f"a {principal.role} may not {action}; only {allowed} may", kind=kinds.FORBIDDEN)
     try:
-        body = await read_object(request, required=False)
-        validated = COMMAND_MODELS[action].model_validate(body)
-    except ValidationError as err:
+        command = parse_command(action, await read_object(request, required=False))
+    except BadPayload as err:
         await visible_view(case_id, principal, service)
-        raise invalid(field_errors(err), f"{action} payload") from None
+        raise invalid(err.errors, f"{action} payload") from None
     except ApiError:
         await visible_view(case_id, principal, service)
         raise
-    body.pop("expected_version", None)
-    expected_version = validated.expected_version  # type: ignore[attr-defined]  # the validated int
     try:
-        updated = await service.command(case, action, principal, body, expected_version)
+        updated = await service.command(case, action, principal, command)
     except CaseRefused as err:
         if err.kind == kinds.NOT_YOURS:
             raise not_found(case_id) from None
@@ -325,7 +329,7 @@ def _command_route(action: str):  # noqa: ANN202 - a route function
         return await run_command(action, case_id, request, principal, service)
 
     command.__doc__ = (
-        f"{ACTION_SUMMARIES[action]}. Body: the action's payload and optional expected_version; "
+        f"{ACTION_TABLE[action].description}. Body: the action's payload and optional expected_version; "
         "200 with the new case view."
     )
     return command
@@ -337,7 +341,7 @@ for _action in ACTIONS:
         _command_route(_action),
         methods=["POST"],
         response_model=CaseView,
-        summary=ACTION_SUMMARIES[_action],
+        summary=ACTION_TABLE[_action].description,
         operation_id=_action,
         name=_action,
         responses=COMMAND_RESPONSES,

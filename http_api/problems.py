@@ -61,7 +61,9 @@ class ValidationProblem(Problem):
 
 class ConflictProblem(Problem):
     state: str | None = Field(default=None, description="the case's current state")
-    allowed_actions: list[str] | None = Field(default=None, description="what the caller may do now")
+    allowed_actions: list[str] | None = Field(default=None, description="what the caller's role may do now")
+    next_actions_by_role: dict[str, list[str]] | None = Field(
+        default=None, description="what every role may do now (role -> actions)")
     version: int | None = Field(default=None, description="the case's current version")
     already_happened: str | None = Field(default=None, description="the automatic action that overtook the request")
     deadline: str | None = Field(default=None, description="DeadlinePassed: the deadline that passed")

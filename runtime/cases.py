@@ -16,9 +16,10 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain import errors
+from domain.commands import BadPayload, CaseCommand, Command, parse_command
 from domain.models import CaseRequest, CaseView, Principal
 from domain.policy import Policy
-from domain.rules import CaseCommand
 from workflows.case import CaseWorkflow
 from workflows.ids import CaseRef, order_ledger_id
 from workflows.messages import LedgerState, OpenCaseInput, OpenCaseResult, ParcelEvent
@@ -90,13 +91,24 @@ class CaseService:
         case: CaseRef,
         action: str,
         actor: Principal,
-        payload: dict[str, Any] | None = None,
+        payload: Command | dict[str, Any] | None = None,
         expected_version: int | None = None,
     ) -> CaseView:
+        """Send one command. ``payload`` is the typed command (the API validated it) or, for
+        scripts and tests, its fields, validated here: a bad one is refused as the engine would."""
+        if isinstance(payload, Command):
+            command = payload
+        else:
+            try:
+                command = parse_command(action, payload or {})
+            except BadPayload as err:
+                raise CaseRefused(errors.INVALID_PAYLOAD, str(err), {"errors": err.errors}) from None
+        if expected_version is not None:
+            command = command.model_copy(update={"expected_version": expected_version})
         handle = self.client.get_workflow_handle(case.workflow_id)
-        command = CaseCommand(actor=actor, expected_version=expected_version, payload=payload or {})
         try:
-            return await handle.execute_update(action, command, result_type=CaseView, rpc_timeout=RPC_TIMEOUT)
+            return await handle.execute_update(CaseWorkflow.command, CaseCommand(actor=actor, command=command),
+                                               rpc_timeout=RPC_TIMEOUT)
         except WorkflowUpdateFailedError as err:
             raise _refusal(err) from None
         except RPCError as err:

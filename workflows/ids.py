@@ -75,13 +75,3 @@ def order_ledger_id(shop_id: str, order_id: str) -> str:
     """``order:{shop_id}:{order_id}``."""
     return _scoped(ORDER_KIND, shop_id, order_id)
 
-
-def payout_key(case: CaseRef, generation: int) -> str:
-    """The idempotency key of a case's payout (a resumed payout is the next generation). It names
-    the shop: the provider pays once per key, so two shops' case ``c-1`` must not share one."""
-    return f"aftersales{SEPARATOR}{case}{SEPARATOR}payout{SEPARATOR}{generation}"
-
-
-def notification_key(case: CaseRef, seq: int, kind: str, role: str) -> str:
-    """The dedupe key of a notification: per shop for the same reason as :func:`payout_key`."""
-    return f"{case}{SEPARATOR}{seq}{SEPARATOR}{kind}{SEPARATOR}{role}"

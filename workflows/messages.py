@@ -24,13 +24,6 @@ class OpenCaseResult(Strict):
     created: bool = Field(description="false when this was an identical retry of an opened case")
 
 
-#: The case code version the order ledger opens new cases with (``CaseStart.case_version``).
-#: A case knows from its input which changes it was opened with, so a new case needs no patch
-#: markers for them (see ``workflows.case``). Raise it with a change that alters what a new
-#: case does; 0 means "opened before v6", where the patches recorded in the history decide.
-CASE_VERSION = 6
-
-
 class CaseStart(Strict):
     """The case workflow's input: everything fixed when the case opened."""
 
@@ -40,8 +33,6 @@ class CaseStart(Strict):
     opened_by: Principal
     opened_at: datetime
     ledger_workflow_id: str
-    case_version: int = Field(0, ge=0, description="the case code version it was opened with (CASE_VERSION); "
-                                                   "0: opened before v6, its patches decide")
 
 
 class CaseSettlement(Strict):

@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.ids import case_workflow_id
     from workflows.messages import (
-        CASE_VERSION,
         CaseSettlement,
         CaseStart,
         LedgerClaim,
@@ -199,7 +198,6 @@ class OrderLedgerWorkflow:
                     opened_by=data.opened_by,
                     opened_at=now,
                     ledger_workflow_id=workflow.info().workflow_id,
-                    case_version=CASE_VERSION,
                 ),
                 id=case_workflow_id(request.order.shop_id, request.case_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,

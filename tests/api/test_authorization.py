@@ -25,6 +25,7 @@ EXPECTED_ROLES: dict[str, set[str]] = {
     "record_inspection": MERCHANT,
     "ship_item": MERCHANT,
     "accept_offer": BUYER,
+    "accept_return_to_buyer": BUYER,
     "decline_offer": BUYER,
     "revise": BUYER,
     "submit_return_shipment": BUYER,
@@ -92,6 +93,12 @@ async def inspection(api: Api) -> str:
     return case_id
 
 
+async def failed_inspection(api: Api) -> str:
+    case_id = await inspection(api)
+    await api.ok(case_id, "record_inspection", "staff", {"passed": False, "responsibility": "no_fault"})
+    return case_id
+
+
 async def merchant_shipment(api: Api) -> str:
     case_id = await in_transit(api, "exchange")
     await api.ok(case_id, "record_inspection", "staff", payload("record_inspection"))
@@ -128,6 +135,7 @@ SITUATION: dict[str, Callable[[Api], Awaitable[str]]] = {
     "add_note": decision,
     "accept_offer": offer,
     "decline_offer": offer,
+    "accept_return_to_buyer": failed_inspection,
     "revise": refusal,
     "escalate": refusal,
     "submit_return_shipment": return_shipment,

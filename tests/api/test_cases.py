@@ -111,7 +111,12 @@ async def test_who_sees_a_case(api):
     }  # not extend_deadline: the merchant may not extend its own deadline
     assert seen["supervisor"]["next_actions"] == seen["staff"]["next_actions"]
     assert set(seen["platform"]["next_actions"]) == {"extend_deadline", "add_note"}
-    assert seen["operator"]["next_actions"] == [] and seen["system"]["next_actions"] == []
+    # Operators watch every case: they see every party's next actions (they take none).
+    everyone = set(seen["buyer"]["next_actions"]) | set(seen["staff"]["next_actions"]) | set(
+        seen["platform"]["next_actions"]
+    )
+    assert set(seen["operator"]["next_actions"]) == everyone
+    assert seen["system"]["next_actions"] == []
     # Everyone who sees it sees the same record.
     assert seen["buyer"]["timeline"] == seen["staff"]["timeline"]
     assert seen["buyer"]["timeline"][0]["action"] == "opened"

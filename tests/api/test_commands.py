@@ -182,3 +182,28 @@ async def test_who_and_whose_are_checked_first(api):
     response = await api.act("no-such-case", "approve", "staff")
     assert response.status_code == 404
     assert (await api.view(case_id))["version"] == version
+
+
+async def test_a_wrong_state_409_says_whose_actions_each_field_lists(api):
+    """The message names what this caller may do, the same list as ``allowed_actions``; what
+    every party may do is in ``next_actions_by_role``."""
+    case_id = (await api.opened(type="refund_only", reason="changed_mind"))["case_id"]
+    await api.ok(case_id, "offer_partial_refund", "staff", {"amount": 3_000})
+    response = await api.act(case_id, "approve", "staff")
+    assert response.status_code == 409
+    answer = response.json()
+    assert answer["allowed_actions"] == ["extend_deadline", "add_note"]
+    assert answer["detail"].endswith(f"You (staff) may now: {', '.join(answer['allowed_actions'])}")
+    assert "accept_offer" not in answer["detail"]  # the buyer's actions are not the caller's
+    assert answer["next_actions_by_role"]["buyer"] == ["accept_offer", "decline_offer", "cancel", "add_note"]
+    assert answer["next_actions_by_role"]["staff"] == answer["allowed_actions"]
+
+
+async def test_the_buyer_accepts_a_failed_inspection_by_its_name(api):
+    case_id = (await api.opened())["case_id"]
+    await api.ok(case_id, "approve", "staff")
+    await api.ok(case_id, "submit_return_shipment", "buyer", {"carrier": "sf", "tracking_number": uid("SF")})
+    await api.ok(case_id, "record_inspection", "staff", {"passed": False, "responsibility": "no_fault"})
+    assert "accept_return_to_buyer" in (await api.view(case_id, "buyer"))["next_actions"]
+    accepted = await api.ok(case_id, "accept_return_to_buyer", "buyer")
+    assert (accepted["state"], accepted["close_reason"]) == ("closed", "returned_to_buyer")

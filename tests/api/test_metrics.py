@@ -92,6 +92,8 @@ async def test_worker_and_api_metrics_after_cases_run(metered):
     assert sample(worker_text, "aftersales_payouts_total", outcome="refused") == 1
     assert sample(worker_text, "aftersales_payout_amount_total", outcome="paid", currency="CNY") == amount
     assert sample(worker_text, "aftersales_payout_failures_total", kind="PaymentRefused", retried="false") == 1
+    # The case workflow's own: the refused payout stopped its case for a person, once.
+    assert sample(worker_text, "aftersales_needs_attention_entered_total", step="payout") == 1
 
     # The API's: latency by route template (never a case id), cases opened, needs_attention.
     assert sample(api_text, "aftersales_http_request_duration_seconds_count",

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from cli.main import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, LIST_FILTERS, build_parser, main
-from domain.rules import PAYLOADS
+from domain.rules import ACTIONS as PAYLOADS
 from tests.cli.fake_api import FakeApi, case_view
 
 API = ["--api-url", "http://api.test", "--token", "tok"]

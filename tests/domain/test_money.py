@@ -393,3 +393,12 @@ def test_every_amount_in_a_breakdown_is_an_integer():
 def test_a_breakdown_line_refuses_a_fractional_amount():
     with pytest.raises(ValidationError):
         BreakdownLine(kind=LineKind.ITEMS, amount=12.5)
+
+
+def test_amounts_read_in_major_units_with_the_currency():
+    from domain.money import format_amount
+
+    assert format_amount(10_500, "CNY") == "105.00 CNY"
+    assert format_amount(5, "CNY") == "0.05 CNY"
+    assert format_amount(-1_999, "USD") == "-19.99 USD"
+    assert format_amount(1_200, "JPY") == "1200 JPY"  # no minor units

@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import pytest
 
+from domain.commands import ExtendDeadlineCommand as ExtendDeadlinePayload
+from domain.commands import RecordInspectionCommand as RecordInspectionPayload
 from domain.models import CaseState, CaseType, Principal, Role
 from domain.rules import (
     ACTIONS,
     BadPayload,
     BuyerContext,
     CaseFacts,
-    ExtendDeadlinePayload,
-    RecordInspectionPayload,
     actions_in,
     can_access,
     next_actions,
@@ -188,7 +188,7 @@ def test_no_partial_refund_offer_on_exchange_or_repair(case_type):
     [
         (BuyerContext.OFFER, {"accept_offer", "decline_offer", "cancel"}),
         (BuyerContext.REFUSAL, {"accept_offer", "revise", "escalate", "cancel"}),
-        (BuyerContext.INSPECTION_FAILED, {"accept_offer", "escalate", "cancel"}),
+        (BuyerContext.INSPECTION_FAILED, {"accept_return_to_buyer", "escalate", "cancel"}),
     ],
 )
 def test_buyer_answers_depend_on_what_they_answer(context, buyer_actions):

@@ -37,7 +37,7 @@ from workflows.ids import case_workflow_id
 from workflows.order_ledger import OrderLedgerWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-CASE_HISTORIES = sorted(HISTORIES.rglob("case-*.json"))  # every generation of recorded histories
+CASE_HISTORIES = sorted(HISTORIES.rglob("case.*.json"))  # every generation of recorded histories
 ALL_HISTORIES = sorted(HISTORIES.rglob("*.json"))  # the order ledger's too: it starts the case as a child
 
 

@@ -1,12 +1,16 @@
-"""Record the histories the replay test checks: ``python -m tests.workflows.record_histories``.
+"""Record the histories the replay test checks, from today's code, into ``tests/histories``:
 
-Run it when a deliberate change of the workflows' command sequence (behind ``workflow.patched``)
-is made: set ``TAG`` to a new folder name first, so the histories of the new code land next to
-the old ones. Never overwrite old folders: they prove that running cases still replay.
+    .venv/bin/python -m tests.workflows.record_histories
+
+It replaces the files there. Once cases run in production, a change to the workflows' command
+sequence goes behind ``workflow.patched()`` (or worker versioning) and the histories recorded
+before it are kept next to the new ones (record into another folder: ``--into DIR``), so the
+replay test proves that running cases still replay.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from datetime import timedelta
 from pathlib import Path
@@ -25,12 +29,10 @@ from workflows.ids import case_workflow_id, order_ledger_id
 from workflows.messages import ParcelEvent
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-#: A folder per workflow code version; older folders stay, they prove old cases still replay.
-TAG = "v6-case-version-at-start"
 DAY = timedelta(days=1)
 
 
-async def record() -> None:
+async def record(folder: Path = HISTORIES) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(), data_converter=DATA_CONVERTER
     )
@@ -79,16 +81,20 @@ async def record() -> None:
         await svc.command("h-slow-payout", "approve", STAFF)
 
         await env.sleep(30 * DAY)
-        folder = HISTORIES / TAG
         folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.json"):
+            old.unlink()
         ids = [case_workflow_id(SHOP, c) for c in ("h-timeout", "h-return", "h-exchange", "h-dispute", "h-attention",
                                                  "h-slow-payout")]
         ids.append(order_ledger_id(SHOP, "o-h-return"))
         for workflow_id in ids:
             history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-            (folder / f"{workflow_id}.json").write_text(history.to_json())
+            # ":" makes awkward file names on some systems; "." is outside the id pattern too
+            (folder / f"{workflow_id.replace(':', '.')}.json").write_text(history.to_json())
             print(f"wrote {workflow_id}: {len(history.events)} events")
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--into", type=Path, default=HISTORIES, help=f"the folder (default {HISTORIES})")
+    asyncio.run(record(parser.parse_args().into))

@@ -26,7 +26,7 @@ from worker import build_worker
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
-from workflows.messages import CASE_VERSION, CaseStart
+from workflows.messages import CaseStart
 
 
 @pytest.fixture
@@ -127,8 +127,8 @@ async def test_a_new_case_is_searchable_from_its_start(dev_server):
 
 async def test_a_case_started_with_its_attributes_does_not_upsert_them_again(dev_server):
     """One visibility write fewer per case: the first task upserts only what differs from the
-    attributes the ledger started the case with (here: nothing). And the ledger opens it as the
-    current case version, so it asks for no patch: no marker, no ``TemporalChangeVersion``."""
+    attributes the ledger started the case with (here: nothing); and a case asks for no patch:
+    no marker, no ``TemporalChangeVersion``."""
     client = dev_server.client
     async with running_worker(client, "sa-lean"):
         service = FactoryShopCases(client, "sa-lean", Policy())
@@ -136,65 +136,8 @@ async def test_a_case_started_with_its_attributes_does_not_upsert_them_again(dev
         await service.open_case(req, SYSTEM)
         await service.view("sa-4")  # the first task has run
         history = await client.get_workflow_handle(case_workflow_id(SHOP, "sa-4")).fetch_history()
-    started = history.events[0].workflow_execution_started_event_attributes
-    assert DATA_CONVERTER.payload_converter.from_payload(started.input.payloads[0], CaseStart).case_version \
-        == CASE_VERSION
     assert [e for e in history.events if e.HasField("upsert_workflow_search_attributes_event_attributes")] == []
     assert [e for e in history.events if e.HasField("marker_recorded_event_attributes")] == []
-
-
-async def test_a_case_opened_before_v6_still_decides_by_its_patch(dev_server):
-    """A case whose input has no version (opened by a ledger from before v6, during a rollout)
-    takes the patches' path: the newest patch's marker, as such cases always had."""
-    client = dev_server.client
-    async with running_worker(client, "sa-v5"):
-        req = request(datetime.now(UTC), "sa-8", type="refund_only", reason="quality_issue")
-        grant = grant_for(req, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
-        policy, now = Policy(), datetime.now(UTC)
-        start = CaseStart(request=req, policy=policy, grant=grant, opened_by=SYSTEM, opened_at=now,
-                          ledger_workflow_id="an-old-ledger")
-        assert start.case_version == 0
-        decide_by = now + policy.deadlines.merchant_decision(req.order.shipped_at is not None)
-        handle = await client.start_workflow(
-            CaseWorkflow.run, start, id=case_workflow_id(SHOP, "sa-8"), task_queue="sa-v5",
-            search_attributes=sa.at_start(req.type, req.order, decide_by))  # as the ledger sets them
-        await handle.query(CaseWorkflow.view)  # the first task has run
-        history = await handle.fetch_history()
-    upserted = [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
-                for e in history.events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
-    assert upserted == [{"TemporalChangeVersion"}]
-    markers = [e.marker_recorded_event_attributes.details["patch-data"] for e in history.events
-               if e.HasField("marker_recorded_event_attributes")]
-    assert len(markers) == 1 and b"payout-listed-when-slow" in markers[0].payloads[0].data
-
-
-async def test_a_case_opened_by_newer_code_waits_for_a_worker_that_knows_its_version(dev_server):
-    """This worker cannot reproduce what a newer version's case does: its first task fails (and is
-    retried), the case neither runs the old code nor fails."""
-    client = dev_server.client
-    async with running_worker(client, "sa-future"):
-        req = request(datetime.now(UTC), "sa-9", type="refund_only", reason="quality_issue")
-        grant = grant_for(req, claimed_before={}, refund_reserved_before=0, shipping_already_refunded=False)
-        start = CaseStart(request=req, policy=Policy(), grant=grant, opened_by=SYSTEM, opened_at=datetime.now(UTC),
-                          ledger_workflow_id="a-newer-ledger", case_version=CASE_VERSION + 1)
-        handle = await client.start_workflow(CaseWorkflow.run, start, id=case_workflow_id(SHOP, "sa-9"),
-                                             task_queue="sa-future")
-        failures: list = []
-        attempt = 0
-        for _ in range(100):
-            history = await handle.fetch_history()
-            failures = [e.workflow_task_failed_event_attributes.failure.message for e in history.events
-                        if e.HasField("workflow_task_failed_event_attributes")]
-            description = await handle.describe()
-            attempt = description.raw_description.pending_workflow_task.attempt
-            if failures and attempt >= 2:
-                break
-            await asyncio.sleep(0.1)
-    assert failures and f"opened as version {CASE_VERSION + 1}" in failures[0], failures
-    assert attempt >= 2  # retried, not given up
-    assert description.status is not None and description.status.name == "RUNNING"
-    assert not [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
-                or e.HasField("workflow_task_completed_event_attributes")]
 
 
 async def test_a_payout_paid_at_once_goes_straight_to_refunded_in_lists(dev_server):
