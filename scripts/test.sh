@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
-.venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench
+.venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench casefeed
 .venv/bin/python -m pytest -q "$@"

@@ -17,7 +17,8 @@ Timers (one at a time: the earliest alarm of ``domain.lifecycle.alarms``)
     satisfaction follow-up after the case ends.
 Activities:
     pay_refund (idempotency key made by the decider), send_notification (fire and forget, drained
-    before the workflow returns), lookup_parcel.
+    before the workflow returns), lookup_parcel, record_events (the outbound events of each
+    workflow task that changed the case, in one call, in order; behind the ``case-events`` patch).
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.courier import CourierActivities
     from activities.notifications import NotificationActivities
     from activities.payments import PaymentActivities
-    from domain import case_view, lifecycle
+    from casefeed.events import CaseEvent, EventBatch, derive, summary
+    from casefeed.recording import EventActivities
+    from domain import case_view, lifecycle, money
     from domain.casefile import (
         Alarm,
         AlarmRang,
+        Case,
         Effect,
         Input,
         Notify,
@@ -65,6 +69,10 @@ PAYMENT_FIRST_ATTEMPT = RetryPolicy(maximum_attempts=1)
 PAYMENT_FIRST_ATTEMPT_WITHIN = timedelta(minutes=2)
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
+#: Recording events retries until the store answers (it only ever fails while the store is down).
+RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+#: Cases started before outbound events record none (their histories have no such activity).
+EVENTS_PATCH = "case-events"
 
 
 @workflow.defn(name="Case")
@@ -81,12 +89,19 @@ class CaseWorkflow:
         self._tasks: list[asyncio.Future[Any]] = []
         # What the search attributes hold, by name (a name missing: unknown, so it is upserted).
         self._published: dict[str, Any] = {}
+        # Outbound events not yet handed to record_events, and how many the case has made.
+        self._events_on: bool | None = None
+        self._outbox: list[CaseEvent] = []
+        self._event_sequence = 0
+        self._closing = False
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
         info = workflow.info()
         self._published = sa.as_published(info.typed_search_attributes, present=info.search_attributes.keys())
         self._carry_out(self._opening)
+        self._emit(None)
+        recorder = asyncio.ensure_future(self._record_events()) if self._events_enabled() else None
         self._publish()
         while not (self.case.state.terminal and self.case.followup_sent):
             if self._payout is not None:
@@ -99,6 +114,9 @@ class CaseWorkflow:
                     self._step(AlarmRang(at=due.at))
             self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._closing = True
+        if recorder is not None:
+            await recorder
         await self._drain()
         return self.view()
 
@@ -129,11 +147,48 @@ class CaseWorkflow:
     # The decider's steps and their effects
 
     def _step(self, event: Input) -> None:
+        before = self.case
         try:
             self.case, effects = lifecycle.decide(self.case, event, workflow.now(), self._policy)
         except Refused as refused:  # the validator refused it already; kept for a clear failure
             raise _application_error(refused) from None
         self._carry_out(effects)
+        self._emit(before)
+
+    # ----------------------------------------------------------------------------------------
+    # Outbound events (casefeed): derived from each step, recorded by one activity at a time
+
+    def _events_enabled(self) -> bool:
+        if self._events_on is None:
+            self._events_on = workflow.patched(EVENTS_PATCH)
+        return self._events_on
+
+    def _emit(self, before: Case | None) -> None:
+        if not self._events_enabled():
+            return
+        case = self.case
+        for kind, data in derive(before, case):
+            self._event_sequence += 1
+            self._outbox.append(CaseEvent(id=f"evt_{workflow.uuid4().hex}", type=kind, case_id=case.case_id,
+                                          shop_id=case.order.shop_id, version=case.version,
+                                          sequence=self._event_sequence, occurred_at=workflow.now(), data=data))
+
+    async def _record_events(self) -> None:
+        """Hand the outbox to record_events whenever it has events: all events of a workflow task
+        go in one call (the condition is checked after every handler of the task has run), and
+        the next call waits for this one, so the store gets them in order. Never blocks the case."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox) or self._closing)
+            if not self._outbox:
+                return
+            events, self._outbox = self._outbox, []
+            lines = lifecycle.payout_lines(self.case, self._policy)
+            amount = money.refund_total(lines) + money.reimbursement_total(lines)
+            batch = EventBatch(case_key=workflow.info().workflow_id, events=events,
+                               summary=summary(self.case, workflow.info().workflow_id, amount))
+            await workflow.execute_activity_method(
+                EventActivities.record_events, batch, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RECORD_RETRY, summary=f"record {len(events)} event(s) up to v{self.case.version}")
 
     def _carry_out(self, effects: list[Effect]) -> None:
         for effect in effects:
