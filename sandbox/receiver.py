@@ -113,7 +113,9 @@ def receiver_router(receiver: EventReceiver) -> APIRouter:
         event = json.loads(body)
         duplicate = event["id"] in receiver.seen_ids
         receiver.seen_ids.add(event["id"])
-        receiver.accepted.append({**event, "duplicate": duplicate, "verified": bool(config.secret)})
+        signed = {h: headers.get(h, "") for h in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+        receiver.accepted.append({**event, "duplicate": duplicate, "verified": bool(config.secret),
+                                  "raw": {"body": body.decode(), "headers": signed}})
         attempt["answer"] = 204
         return JSONResponse(None, status_code=204)
 
