@@ -18,6 +18,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import CourierActivities, NotificationActivities, PaymentActivities
+from activities.parcels import ParcelActivities
 from casefeed.dispatch import Dispatcher
 from casefeed.recording import EventActivities
 from casefeed.store import EventStore
@@ -27,8 +28,9 @@ from runtime.temporal import connect
 from runtime.workflow_runner import ContextMemoRunner, contexts_used
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
+from workflows.parcel import ParcelWorkflow
 
-WORKFLOWS: Sequence[type] = (CaseWorkflow, OrderLedgerWorkflow)
+WORKFLOWS: Sequence[type] = (CaseWorkflow, OrderLedgerWorkflow, ParcelWorkflow)
 
 
 def build_worker(
@@ -45,6 +47,7 @@ def build_worker(
     payments = PaymentActivities(http, settings.payment_url)
     notifications = NotificationActivities(http, settings.notify_url)
     courier = CourierActivities(http, settings.courier_url)
+    parcels = ParcelActivities(client, settings.task_queue, settings.parcel_keep_for)
     workflows = [*WORKFLOWS, *extra_workflows]
     return Worker(
         client,
@@ -52,7 +55,7 @@ def build_worker(
         workflows=workflows,
         workflow_runner=workflow_runner(settings, workflows, client.data_converter),
         activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel,
-                    recorder.record_events],
+                    recorder.record_events, parcels.claim_parcel],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_workflow_task_polls=settings.workflow_task_pollers,
         max_concurrent_activity_task_polls=settings.activity_task_pollers,

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.casefile import Case
+from domain.lifecycle import waiting_on
 from domain.models import CaseState, CaseType, Reason, WaitingOn
 
 
@@ -97,8 +98,6 @@ class RecordResult(Strict):
 
 
 def summary(case: Case, case_key: str, refund_amount: int) -> CaseSummary:
-    from domain.lifecycle import waiting_on  # the tables; imported late to keep this module light
-
     d = case.deadline
     return CaseSummary(
         case_key=case_key, case_id=case.case_id, shop_id=case.order.shop_id, buyer_id=case.order.buyer_id,
@@ -109,8 +108,6 @@ def summary(case: Case, case_key: str, refund_amount: int) -> CaseSummary:
 
 
 def _deadline(case: Case) -> dict[str, Any]:
-    from domain.lifecycle import waiting_on
-
     d = case.deadline
     return {"waiting_on": waiting_on(case), "deadline": d.at.isoformat() if d else None,
             "deadline_kind": d.kind if d else None}

@@ -56,7 +56,13 @@ class Settings(BaseSettings):
     courier_timestamp_tolerance: timedelta = Field(default=timedelta(minutes=5),
                                                    alias="AFTERSALES_COURIER_TIMESTAMP_TOLERANCE")
 
-    @field_validator("event_retry_for", "courier_timestamp_tolerance", mode="before")
+    #: Inbound courier events without ``X-Signature-Timestamp`` (the older scheme, replayable):
+    #: accepted while this is false; set it once every courier signs the timestamp.
+    courier_require_timestamp: bool = Field(default=False, alias="AFTERSALES_COURIER_REQUIRE_TIMESTAMP")
+    #: How long a parcel's workflow waits, idle, for a claim or a scan; unclaimed scans expire then.
+    parcel_keep_for: timedelta = Field(default=timedelta(days=30), alias="AFTERSALES_PARCEL_KEEP_FOR")
+
+    @field_validator("event_retry_for", "courier_timestamp_tolerance", "parcel_keep_for", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value

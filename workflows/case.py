@@ -18,7 +18,9 @@ Timers (one at a time: the earliest alarm of ``domain.lifecycle.alarms``)
 Activities:
     pay_refund (idempotency key made by the decider), send_notification (fire and forget, drained
     before the workflow returns), lookup_parcel, record_events (the outbound events of each
-    workflow task that changed the case, in one call, in order; behind the ``case-events`` patch).
+    workflow task that changed the case, in one call, in order; behind the ``case-events`` patch),
+    claim_parcel (when the case learns a tracking number: the parcel's workflow forwards the scans
+    that came before, ``workflows.parcel``; behind the ``parcel-claims`` patch).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import Notification, ParcelLookup, PayoutRequest, PayoutResult
     from activities.courier import CourierActivities
     from activities.notifications import NotificationActivities
+    from activities.parcels import ParcelActivities, ParcelClaimRequest
     from activities.payments import PaymentActivities
     from casefeed.events import CaseEvent, EventBatch, derive, summary
     from casefeed.recording import EventActivities
@@ -73,6 +76,9 @@ LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interv
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 #: Cases started before outbound events record none (their histories have no such activity).
 EVENTS_PATCH = "case-events"
+#: Cases started before parcels were claimed do not claim them (their histories have no such activity).
+PARCEL_CLAIMS_PATCH = "parcel-claims"
+CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
 @workflow.defn(name="Case")
@@ -154,6 +160,34 @@ class CaseWorkflow:
             raise _application_error(refused) from None
         self._carry_out(effects)
         self._emit(before)
+        self._claim_parcels(before)
+
+    def _claim_parcels(self, before: Case) -> None:
+        """A tracking number the case did not have before: claim its parcel (fire and forget,
+        drained before the workflow returns), so scans the courier sent earlier reach the case."""
+        case = self.case
+        for carrier, old, new in ((case.return_carrier, before.return_tracking, case.return_tracking),
+                                  (None, before.outbound_tracking, case.outbound_tracking)):
+            if new is None or new == old or not workflow.patched(PARCEL_CLAIMS_PATCH):
+                continue
+            carrier = carrier or self._outbound_carrier()
+            if carrier is None:
+                continue
+            claim = ParcelClaimRequest(carrier=carrier, tracking_number=new,
+                                       case_workflow_id=workflow.info().workflow_id)
+            self._tasks.append(workflow.start_activity_method(
+                ParcelActivities.claim_parcel, claim, start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(days=1), retry_policy=CLAIM_RETRY,
+                summary=f"claim parcel {carrier} {new}"))
+
+    def _outbound_carrier(self) -> str | None:
+        """The carrier of the item the merchant shipped (the timeline records it; the case keeps
+        only the tracking number)."""
+        for entry in reversed(self.case.timeline):
+            if entry.action == "ship_item":
+                carrier = entry.detail.get("carrier")
+                return carrier if isinstance(carrier, str) else None
+        return None
 
     # ----------------------------------------------------------------------------------------
     # Outbound events (casefeed): derived from each step, recorded by one activity at a time
