@@ -184,10 +184,11 @@ async def list_subscriptions(request: Request, principal: CurrentPrincipal) -> l
     _may_manage(principal, principal.shop_id)
     every = principal.role == Role.OPERATOR or principal.shop_id is None
     subs = await _db(_store(request).subscriptions, principal.shop_id, every)
-    return [SubscriptionView.of(s) for s in subs] if every else [SubscriptionView.of(s) for s in subs]
+    return [SubscriptionView.of(s) for s in subs]
 
 
 async def _owned(request: Request, principal: CurrentPrincipal, subscription_id: str) -> Any:
+    """The subscription if the principal may manage it; another shop's is a 404, as if absent."""
     if principal.role not in MANAGE_ROLES:
         _may_manage(principal, None)
     sub = await _db(_store(request).subscription, subscription_id)

@@ -3,6 +3,7 @@ backoff until the give-up time, and an operator's retry."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,3 +96,21 @@ def test_a_failing_delivery_backs_off_then_fails_visibly_and_an_operator_retry_m
     assert [d.case_sequence for d in store.claim_due(T0 + timedelta(hours=2), LEASE, 10)] == [2]
     assert store.retry(first.id, T0 + timedelta(hours=3), timedelta(hours=1))
     assert store.delivery(first.id).state == "pending"
+
+
+def test_configured_subscriptions_are_validated_and_replace_by_id(store, tmp_path):
+    from casefeed.signing import new_secret
+    from casefeed.subscriptions import apply_config
+
+    path = tmp_path / "subs.json"
+    good = {"id": "erp", "shop_id": "shop-1", "url": "https://erp.example/hooks", "secret": new_secret(),
+            "types": ["case.ended", "case.refund_paid"]}
+    path.write_text(json.dumps([good]))
+    assert apply_config(store, str(path)) == 1
+    path.write_text(json.dumps([{**good, "types": ["*"]}]))
+    apply_config(store, str(path))
+    (sub,) = store.subscriptions(every_shop=True)
+    assert (sub.id, sub.types, sub.source) == ("erp", ("*",), "config")
+    path.write_text(json.dumps([{**good, "types": ["case.nope"]}]))
+    with pytest.raises(ValueError, match="(?s)erp.*types.*case.nope"):
+        apply_config(store, str(path))
