@@ -22,15 +22,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from pydantic import BaseModel, Field, ValidationError
 
 from casefeed.events import DESCRIPTIONS, CaseEvent, EventType
 from casefeed.store import Delivery, EventStore
 from casefeed.subscriptions import SubscriptionRequest, SubscriptionView, subscription
 from domain.models import Principal, Role
 from http_api.auth import CurrentPrincipal
-from http_api.problems import ApiError, Problem, ValidationProblem
+from http_api.bodies import read_object
+from http_api.cases import BODY_RESPONSES
+from http_api.problems import ApiError, Problem, field_errors, invalid
 
 router = APIRouter(tags=["events"])
 T = TypeVar("T")
@@ -39,6 +41,10 @@ FEED_ROLES = {Role.OPERATOR, Role.PLATFORM, Role.SYSTEM, Role.STAFF, Role.SUPERV
 MANAGE_ROLES = {Role.OPERATOR, Role.SYSTEM}
 ERRORS: dict[int | str, dict[str, Any]] = {403: {"model": Problem, "description": "role or shop not allowed"},
                                            503: {"model": Problem, "description": "event store busy; retry"}}
+ONE: dict[int | str, dict[str, Any]] = {**ERRORS, 404: {"model": Problem, "description": "no such subscription "
+                                                        "(or another shop's)"}}
+#: Cursors are SQLite/PostgreSQL 64-bit integers.
+MAX_CURSOR = 2**63 - 1
 
 
 def install(app: FastAPI, events_dsn: str) -> None:
@@ -122,7 +128,7 @@ class CaseChanges(BaseModel):
 @router.get("/v1/events", response_model=Feed, responses=ERRORS, summary="Every event after a cursor")
 async def events_feed(
     request: Request, principal: CurrentPrincipal,
-    after: int = Query(0, ge=0, description="cursor of the last event already processed; 0 for the start"),
+    after: int = Query(0, ge=0, le=MAX_CURSOR, description="cursor of the last event already processed; 0 for the start"),
     limit: int = Query(100, ge=1, le=1000), case_id: str | None = Query(None, max_length=64),
 ) -> Feed:
     """Oldest first. Cursors grow in the order events were stored, so reading on from the last
@@ -136,7 +142,7 @@ async def events_feed(
             summary="The cases changed after a cursor (the read model)")
 async def changed_cases(
     request: Request, principal: CurrentPrincipal,
-    after: int = Query(0, ge=0, description="an event cursor (from this route or /v1/events)"),
+    after: int = Query(0, ge=0, le=MAX_CURSOR, description="an event cursor (from this route or /v1/events)"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> CaseChanges:
     """Each changed case once, as of its newest event; a case changed again later moves past the
@@ -167,13 +173,27 @@ def _scoped(principal: Principal, body: SubscriptionRequest) -> SubscriptionRequ
     return body
 
 
-@router.post("/v1/subscriptions", status_code=201, response_model=SubscriptionView,
-             responses={**ERRORS, 422: {"model": ValidationProblem, "description": "invalid; errors name the field"}},
-             summary="Subscribe a URL to event types")
-async def create_subscription(request: Request, principal: CurrentPrincipal, body: SubscriptionRequest) -> SubscriptionView:
+#: The body is read by the route (``http_api.bodies``: 415 unless JSON, 422 naming the field).
+BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": SubscriptionRequest.model_json_schema()}}}}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**BODY_RESPONSES, **ERRORS}
+
+
+async def _subscription_body(request: Request) -> SubscriptionRequest:
+    body = await read_object(request, required=True)
+    try:
+        return SubscriptionRequest.model_validate(body)
+    except ValidationError as err:
+        raise invalid(field_errors(err), "subscription") from None
+
+
+@router.post("/v1/subscriptions", status_code=201, response_model=SubscriptionView, responses=WRITE_ERRORS,
+             summary="Subscribe a URL to event types", openapi_extra=BODY_DOC)
+async def create_subscription(request: Request, principal: CurrentPrincipal) -> SubscriptionView:
     """A shop's system principal subscribes its own shop (``shop_id`` defaults to it); operators
     any shop, or none for every shop. The secret is stored and never shown again."""
-    body = _scoped(principal, body)
+    _may_manage(principal, principal.shop_id)
+    body = _scoped(principal, await _subscription_body(request))
     sub = subscription(f"sub_{secrets.token_hex(8)}", body, "api")
     await _db(_store(request).put_subscription, sub)
     return SubscriptionView.of(sub)
@@ -183,7 +203,7 @@ async def create_subscription(request: Request, principal: CurrentPrincipal, bod
 async def list_subscriptions(request: Request, principal: CurrentPrincipal) -> list[SubscriptionView]:
     _may_manage(principal, principal.shop_id)
     every = principal.role == Role.OPERATOR or principal.shop_id is None
-    subs = await _db(_store(request).subscriptions, principal.shop_id, every)
+    subs = await _db(lambda: _store(request).subscriptions(principal.shop_id, every_shop=every))
     return [SubscriptionView.of(s) for s in subs]
 
 
@@ -197,22 +217,22 @@ async def _owned(request: Request, principal: CurrentPrincipal, subscription_id:
     return sub
 
 
-@router.get("/v1/subscriptions/{subscription_id}", response_model=SubscriptionView, responses=ERRORS)
+@router.get("/v1/subscriptions/{subscription_id}", response_model=SubscriptionView, responses=ONE)
 async def read_subscription(request: Request, principal: CurrentPrincipal, subscription_id: str) -> SubscriptionView:
     return SubscriptionView.of(await _owned(request, principal, subscription_id))
 
 
-@router.put("/v1/subscriptions/{subscription_id}", response_model=SubscriptionView, responses=ERRORS)
-async def replace_subscription(request: Request, principal: CurrentPrincipal, subscription_id: str,
-                               body: SubscriptionRequest) -> SubscriptionView:
+@router.put("/v1/subscriptions/{subscription_id}", response_model=SubscriptionView,
+            responses={**WRITE_ERRORS, **ONE}, openapi_extra=BODY_DOC)
+async def replace_subscription(request: Request, principal: CurrentPrincipal, subscription_id: str) -> SubscriptionView:
     await _owned(request, principal, subscription_id)
-    body = _scoped(principal, body)
+    body = _scoped(principal, await _subscription_body(request))
     sub = subscription(subscription_id, body, "api")
     await _db(_store(request).put_subscription, sub)
     return SubscriptionView.of(sub)
 
 
-@router.delete("/v1/subscriptions/{subscription_id}", status_code=204, responses=ERRORS)
+@router.delete("/v1/subscriptions/{subscription_id}", status_code=204, responses=ONE)
 async def delete_subscription(request: Request, principal: CurrentPrincipal, subscription_id: str) -> None:
     await _owned(request, principal, subscription_id)
     await _db(_store(request).delete_subscription, subscription_id)
@@ -261,8 +281,10 @@ async def list_deliveries(
 
 
 @router.post("/v1/deliveries/{delivery_id}/retry", response_model=DeliveryView,
-             responses={**ERRORS, 404: {"model": Problem}}, summary="Send a delivery again (operators)")
-async def retry_delivery(request: Request, principal: CurrentPrincipal, delivery_id: int) -> DeliveryView:
+             responses={**ERRORS, 404: {"model": Problem, "description": "no such delivery"}},
+             summary="Send a delivery again (operators)")
+async def retry_delivery(request: Request, principal: CurrentPrincipal,
+                         delivery_id: int = Path(ge=1, le=MAX_CURSOR)) -> DeliveryView:
     """Due at once, retried with backoff for another full period if it fails again."""
     if principal.role != Role.OPERATOR:
         raise ApiError(403, f"only operators may retry deliveries, not the {principal.role} role")

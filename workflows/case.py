@@ -18,9 +18,8 @@ Timers (one at a time: the earliest alarm of ``domain.lifecycle.alarms``)
 Activities:
     pay_refund (idempotency key made by the decider), send_notification (fire and forget, drained
     before the workflow returns), lookup_parcel, record_events (the outbound events of each
-    workflow task that changed the case, in one call, in order; behind the ``case-events`` patch),
-    claim_parcel (when the case learns a tracking number: the parcel's workflow forwards the scans
-    that came before, ``workflows.parcel``; behind the ``parcel-claims`` patch).
+    workflow task that changed the case, in one call, in order), claim_parcel (when the case learns
+    a tracking number: the parcel's workflow forwards the scans that came before, ``workflows.parcel``).
 """
 
 from __future__ import annotations
@@ -74,10 +73,6 @@ NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interv
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 #: Recording events retries until the store answers (it only ever fails while the store is down).
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-#: Cases started before outbound events record none (their histories have no such activity).
-EVENTS_PATCH = "case-events"
-#: Cases started before parcels were claimed do not claim them (their histories have no such activity).
-PARCEL_CLAIMS_PATCH = "parcel-claims"
 CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -96,7 +91,6 @@ class CaseWorkflow:
         # What the search attributes hold, by name (a name missing: unknown, so it is upserted).
         self._published: dict[str, Any] = {}
         # Outbound events not yet handed to record_events, and how many the case has made.
-        self._events_on: bool | None = None
         self._outbox: list[CaseEvent] = []
         self._event_sequence = 0
         self._closing = False
@@ -107,7 +101,7 @@ class CaseWorkflow:
         self._published = sa.as_published(info.typed_search_attributes, present=info.search_attributes.keys())
         self._carry_out(self._opening)
         self._emit(None)
-        recorder = asyncio.ensure_future(self._record_events()) if self._events_enabled() else None
+        recorder = asyncio.ensure_future(self._record_events())
         self._publish()
         while not (self.case.state.terminal and self.case.followup_sent):
             if self._payout is not None:
@@ -121,8 +115,7 @@ class CaseWorkflow:
             self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._closing = True
-        if recorder is not None:
-            await recorder
+        await recorder
         await self._drain()
         return self.view()
 
@@ -168,7 +161,7 @@ class CaseWorkflow:
         case = self.case
         for carrier, old, new in ((case.return_carrier, before.return_tracking, case.return_tracking),
                                   (None, before.outbound_tracking, case.outbound_tracking)):
-            if new is None or new == old or not workflow.patched(PARCEL_CLAIMS_PATCH):
+            if new is None or new == old:
                 continue
             carrier = carrier or self._outbound_carrier()
             if carrier is None:
@@ -192,14 +185,7 @@ class CaseWorkflow:
     # ----------------------------------------------------------------------------------------
     # Outbound events (casefeed): derived from each step, recorded by one activity at a time
 
-    def _events_enabled(self) -> bool:
-        if self._events_on is None:
-            self._events_on = workflow.patched(EVENTS_PATCH)
-        return self._events_on
-
     def _emit(self, before: Case | None) -> None:
-        if not self._events_enabled():
-            return
         case = self.case
         for kind, data in derive(before, case):
             self._event_sequence += 1

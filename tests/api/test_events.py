@@ -188,6 +188,31 @@ async def test_an_operator_sees_a_failed_delivery_and_retries_it(api: Api, recei
         await api.http.delete(f"/v1/subscriptions/{sub_id}", headers=api.auth("operator"))
 
 
+async def test_subscriptions_are_listed_by_scope_without_their_secrets(api: Api):
+    secret = new_secret()
+    mine = await api.http.post("/v1/subscriptions", headers=api.auth("shop1_system"),
+                               json={"url": "https://erp.example/hooks", "secret": secret, "types": ["case.ended"]})
+    assert mine.status_code == 201, mine.text
+    other = await api.http.post("/v1/subscriptions", headers=api.auth("operator"),
+                                json={"url": "https://x.example/", "secret": new_secret(), "types": ["*"],
+                                      "shop_id": "shop-2"})
+    try:
+        listed = await api.http.get("/v1/subscriptions", headers=api.auth("shop1_system"))
+        assert listed.status_code == 200, listed.text
+        ids = [s["id"] for s in listed.json()]
+        assert mine.json()["id"] in ids and other.json()["id"] not in ids
+        assert all(s["shop_id"] == "shop-1" for s in listed.json())
+        assert secret not in listed.text and "secret" not in listed.json()[0]
+        everything = await api.http.get("/v1/subscriptions", headers=api.auth("operator"))
+        assert {mine.json()["id"], other.json()["id"]} <= {s["id"] for s in everything.json()}
+        # Another shop's subscription is not there for this shop's backend.
+        hidden = await api.http.get(f"/v1/subscriptions/{other.json()['id']}", headers=api.auth("shop1_system"))
+        assert hidden.status_code == 404
+    finally:
+        for created in (mine, other):
+            await api.http.delete(f"/v1/subscriptions/{created.json()['id']}", headers=api.auth("operator"))
+
+
 @pytest.mark.parametrize(("who", "body", "status", "field"), [
     ("operator", {"url": "ftp://x", "types": ["*"]}, 422, "url"),
     ("operator", {"url": "http://x/hook", "types": ["case.exploded"]}, 422, "types"),
