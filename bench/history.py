@@ -20,7 +20,8 @@ CALLS = {
     "external_signals": "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED",
 }
 
-#: ``by_type`` keys of calls counted apart: the case's ``record_events`` activities (casefeed),
+#: ``by_type`` keys of calls counted apart: the case's ``record_events`` activities (casefeed; it
+#: records them with a local activity now, which leaves a ``marker_recorded`` event instead),
 #: its ``claim_parcel`` activities, and the scans its parcels' workflows forward (workflows.parcel).
 EVENT_RECORDS = "record_events activities"
 PARCEL_CLAIMS = "claim_parcel activities"

@@ -17,8 +17,8 @@ Timers (one at a time: the earliest alarm of ``domain.lifecycle.alarms``)
     satisfaction follow-up after the case ends.
 Activities:
     pay_refund (idempotency key made by the decider), send_notification (fire and forget, drained
-    before the workflow returns), lookup_parcel, record_events (the outbound events of each
-    workflow task that changed the case, in one call, in order), claim_parcel (when the case learns
+    before the workflow returns), lookup_parcel, record_events (a local activity: the outbound
+    events of each workflow task that changed the case, in one call, in order), claim_parcel (when the case learns
     a tracking number: the parcel's workflow forwards the scans that came before, ``workflows.parcel``).
 """
 
@@ -206,7 +206,10 @@ class CaseWorkflow:
             amount = money.refund_total(lines) + money.reimbursement_total(lines)
             batch = EventBatch(case_key=workflow.info().workflow_id, events=events,
                                summary=summary(self.case, workflow.info().workflow_id, amount))
-            await workflow.execute_activity_method(
+            # A local activity: one marker in the history instead of an activity task's three events
+            # and a workflow task of its own (the bench: 28-41 % more history per case with a
+            # regular activity); the write is a few milliseconds of SQLite in the worker.
+            await workflow.execute_local_activity_method(
                 EventActivities.record_events, batch, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RECORD_RETRY, summary=f"record {len(events)} event(s) up to v{self.case.version}")
 
