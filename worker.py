@@ -18,14 +18,20 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import CourierActivities, NotificationActivities, PaymentActivities
+from activities.parcels import ParcelActivities
+from casefeed.dispatch import Dispatcher
+from casefeed.recording import EventActivities
+from casefeed.store import EventStore
+from casefeed.subscriptions import apply_config
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 from runtime.telemetry import CaseLogContext, setup_tracing, worker_runtime
 from runtime.temporal import connect
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
+from workflows.parcel import ParcelWorkflow
 
-WORKFLOWS: Sequence[type] = (CaseWorkflow, OrderLedgerWorkflow)
+WORKFLOWS: Sequence[type] = (CaseWorkflow, OrderLedgerWorkflow, ParcelWorkflow)
 
 
 def build_worker(
@@ -33,19 +39,24 @@ def build_worker(
     settings: Settings,
     http: httpx.AsyncClient,
     extra_workflows: Sequence[type] = (),
+    events: EventStore | None = None,
 ) -> Worker:
     """A worker with every workflow and activity of the product, on the settings' task queue
-    (``extra_workflows``: the benchmarks' baseline, run by the same worker for a fair comparison)."""
+    (``extra_workflows``: the benchmarks' baseline, run by the same worker for a fair comparison;
+    ``events``: the event store, else the one ``settings.events_dsn`` names)."""
+    recorder = EventActivities(events or EventStore(settings.events_dsn), settings.event_retry_for)
     payments = PaymentActivities(http, settings.payment_url)
     notifications = NotificationActivities(http, settings.notify_url)
     courier = CourierActivities(http, settings.courier_url)
+    parcels = ParcelActivities(client, settings.task_queue, settings.parcel_keep_for)
     workflows = [*WORKFLOWS, *extra_workflows]
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=workflows,
         workflow_runner=workflow_runner(settings, workflows),
-        activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel],
+        activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel,
+                    recorder.record_events, parcels.claim_parcel],
         interceptors=[CaseLogContext()],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_workflow_task_polls=settings.workflow_task_pollers,
@@ -64,7 +75,7 @@ def workflow_runner(settings: Settings, workflows: Sequence[type] = WORKFLOWS) -
         # Our workflow code and the models it uses are deterministic and keep no module state, so
         # one copy serves every run; reloading them in each run's sandbox cost memory and CPU per
         # cached case (README, "Capacity"). The sandbox's runtime checks still apply.
-        packages = {w.__module__.split(".")[0] for w in workflows} | {"domain", "activities"}
+        packages = {w.__module__.split(".")[0] for w in workflows} | {"domain", "activities", "casefeed"}
         restrictions = restrictions.with_passthrough_modules(*sorted(packages))
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
@@ -113,14 +124,23 @@ async def run_worker(settings: Settings | None = None, extra_workflows: Sequence
     client = await connect(
         settings.temporal_address, settings.temporal_namespace, settings=settings, runtime=worker_runtime(settings)
     )
+    events = EventStore(settings.events_dsn)
+    if settings.subscriptions_path:
+        apply_config(events, settings.subscriptions_path)
     async with provider_http_client(settings) as http:
-        worker = build_worker(client, settings, http, extra_workflows)
+        worker = build_worker(client, settings, http, extra_workflows, events)
         tune_garbage_collector(settings)
         log = logging.getLogger(__name__)
         log.info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
         if settings.worker_metrics_address:
             log.info("metrics at http://%s/metrics", settings.worker_metrics_address)
-        await worker.run()
+        # Outbound events are delivered beside the worker, apart from the cases (casefeed.dispatch).
+        dispatcher = asyncio.create_task(Dispatcher(events, http).run()) if settings.event_dispatch else None
+        try:
+            await worker.run()
+        finally:
+            if dispatcher is not None:
+                dispatcher.cancel()
 
 
 def main(extra_workflows: Sequence[type] = ()) -> None:

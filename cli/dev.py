@@ -215,6 +215,7 @@ class DevStack:
                 "COURIER_URL": f"{self.sandbox_url}/courier",
                 "NOTIFY_URL": f"{self.sandbox_url}/notify",
                 "COURIER_WEBHOOK_SECRET": secret,
+                "AFTERSALES_EVENTS_DSN": env.get("AFTERSALES_EVENTS_DSN") or f"sqlite:///{(self.data_dir / 'events.sqlite3').resolve()}",
                 "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p),
                 "PYTHONUNBUFFERED": "1",
             }

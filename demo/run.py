@@ -11,7 +11,9 @@ Case ids carry a timestamp suffix, so the demo can run again and again against t
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -389,6 +391,7 @@ class Demo:
         self.tokens = tokens
         self.out = out
         self.sandbox = httpx.Client(base_url=sandbox_url, timeout=30)
+        self.sandbox_url = sandbox_url.rstrip("/")
         self._clients: dict[str, AfterSalesClient] = {}
         self.started = time.monotonic()
 
@@ -412,6 +415,45 @@ class Demo:
     def say(self, text: str) -> None:
         elapsed = int(time.monotonic() - self.started)
         self.out(f"[+{elapsed // 60:02d}:{elapsed % 60:02d}] {text}")
+
+    def subscribe_receiver(self) -> str | None:
+        """Subscribe the sandbox's event receiver to every event of shop-1 (signed with a fresh
+        secret the receiver verifies); the subscription's id, or None if the API has no events."""
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        self.sandbox.put("/receiver/config", json={"secret": secret}).raise_for_status()
+        token = next(t for t, p in self.tokens.items() if p.get("role") == "system")
+        response = httpx.post(f"{self.api_url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"},
+                              json={"url": f"{self.sandbox_url}/receiver/events",
+                                    "secret": secret, "types": ["*"], "shop_id": "shop-1"}, timeout=30)
+        if response.status_code != 201:
+            self.out(f"events: could not subscribe the sandbox receiver ({response.status_code} {response.text})")
+            return None
+        return str(response.json()["id"])
+
+    def events_report(self, items: list[Scenario], subscription: str, wait: float = 20.0) -> str:
+        """What the receiver got for our cases: events, per-case order, and the end of each case."""
+        ours = {s.case_id for s in items}
+        deadline = time.monotonic() + wait
+        while True:
+            accepted = [e for e in self.sandbox.get("/receiver/events").json()["accepted"] if e["case_id"] in ours]
+            ended = {e["case_id"] for e in accepted if e["type"] == "case.ended"}
+            if ended >= {s.case_id for s in items if s.done and not s.error} or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        token = next(t for t, p in self.tokens.items() if p.get("role") == "system")
+        httpx.delete(f"{self.api_url}/v1/subscriptions/{subscription}", headers={"Authorization": f"Bearer {token}"})
+        by_case: dict[str, list[int]] = {}
+        for e in accepted:
+            if not e["duplicate"]:
+                by_case.setdefault(e["case_id"], []).append(e["sequence"])
+        disorder = sum(1 for seqs in by_case.values() for a, b in zip(seqs, seqs[1:], strict=False) if b < a)
+        missing = sum(max(seqs) - len(set(seqs)) for seqs in by_case.values())
+        types: dict[str, int] = {}
+        for e in accepted:
+            types[e["type"]] = types.get(e["type"], 0) + 1
+        return (f"events: the sandbox receiver verified {len(accepted)} signed events for {len(by_case)} cases "
+                f"({', '.join(f'{n} {t}' for t, n in sorted(types.items()))}); "
+                f"{disorder} out of order, {missing} missing")
 
     def close(self) -> None:
         self.sandbox.close()
@@ -536,6 +578,7 @@ def run_demo(
     demo = Demo(api_url, sandbox_url, tokens, out)
     try:
         out(f"demo {suffix}: {len(items)} cases through {api_url}, courier and payments in {sandbox_url}")
+        subscription = demo.subscribe_receiver()
         try:
             demo.system().open_case(ineligible_request(suffix))
             demo.say("late      ! an out-of-window return was accepted (expected a refusal)")
@@ -578,6 +621,8 @@ def run_demo(
             f"all runs: {ledger.get('count', '?')} payouts, "
             + ", ".join(render.money(v, k) for k, v in (ledger.get("total") or {}).items())
         )
+        if subscription is not None:
+            out(demo.events_report(items, subscription))
         return 0 if not any(s.error for s in items) else 1
     finally:
         demo.close()

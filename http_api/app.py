@@ -21,7 +21,7 @@ from pydantic.json_schema import models_json_schema
 from temporalio.client import Client
 
 from domain.models import CaseRequest, Principal
-from http_api import cases, courier, problems
+from http_api import cases, courier, events, problems
 from http_api.auth import JwtVerifier, TokenBook, TokensError, load_tokens
 from http_api.bodies import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from http_api.context import ApiState, State
@@ -120,6 +120,7 @@ def create_app(
         openapi_tags=[
             {"name": "cases", "description": "open, read, list and act on cases"},
             {"name": "courier", "description": "parcel events pushed by the courier"},
+            {"name": "events", "description": "outbound events: catch-up feed, subscriptions, deliveries"},
             {"name": "health", "description": "liveness and readiness"},
         ],
     )
@@ -132,6 +133,7 @@ def create_app(
     problems.install(app)
     app.include_router(cases.router)
     app.include_router(courier.router)
+    events.install(app, settings.events_dsn)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
     async def healthz(api: State) -> Health:

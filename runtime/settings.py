@@ -5,12 +5,14 @@ Names are the ones in ``shared/API.md``; production changes only the values.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.durations import parse_duration
 from domain.policy import Policy, load_policy
 
 
@@ -41,6 +43,26 @@ class Settings(BaseSettings):
     #: keeps Python's own (700, 10, 10), which the benchmarks kept (README, "Capacity").
     gc_thresholds: tuple[int, int, int] | None = Field(default=None, alias="AFTERSALES_GC_THRESHOLDS")
     gc_log_pause_seconds: float = Field(default=0.2, gt=0, alias="AFTERSALES_GC_LOG_PAUSE")
+    # Outbound events (casefeed): the event store both the worker and the API open, the
+    # configured subscriptions, how long a delivery is retried, and whether this worker delivers.
+    events_dsn: str = Field(default="sqlite:///.data/events.sqlite3", alias="AFTERSALES_EVENTS_DSN")
+    subscriptions_path: str | None = Field(default=None, alias="AFTERSALES_SUBSCRIPTIONS")
+    event_retry_for: timedelta = Field(default=timedelta(days=3), alias="AFTERSALES_EVENT_RETRY_FOR")
+    event_dispatch: bool = Field(default=True, alias="AFTERSALES_EVENT_DISPATCH")
+    #: Inbound courier events: how far a signed ``X-Signature-Timestamp`` may be from now.
+    courier_timestamp_tolerance: timedelta = Field(default=timedelta(minutes=5),
+                                                   alias="AFTERSALES_COURIER_TIMESTAMP_TOLERANCE")
+
+    #: Inbound courier events without ``X-Signature-Timestamp`` (the older scheme, replayable):
+    #: accepted while this is false; set it once every courier signs the timestamp.
+    courier_require_timestamp: bool = Field(default=False, alias="AFTERSALES_COURIER_REQUIRE_TIMESTAMP")
+    #: How long a parcel's workflow waits, idle, for a claim or a scan; unclaimed scans expire then.
+    parcel_keep_for: timedelta = Field(default=timedelta(days=30), alias="AFTERSALES_PARCEL_KEEP_FOR")
+
+    @field_validator("event_retry_for", "courier_timestamp_tolerance", "parcel_keep_for", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
 
     # Temporal Cloud and TLS (docs/production.md, "Temporal Cloud"). The names are the ones the
     # Temporal CLI and SDKs read, so one environment serves them all.

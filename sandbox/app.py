@@ -24,6 +24,7 @@ from sandbox.courier import Courier, courier_router
 from sandbox.models import PaymentFaults
 from sandbox.notify import NotificationChannel, notify_router
 from sandbox.payments import PaymentProvider, payments_router
+from sandbox.receiver import EventReceiver, receiver_router
 from sandbox.store import Store
 
 #: The pipeline's default ``COURIER_WEBHOOK_SECRET``, so the dev stack works without configuration.
@@ -38,11 +39,13 @@ class Sandbox:
     payments: PaymentProvider
     notifications: NotificationChannel
     courier: Courier
+    receiver: EventReceiver
 
     async def reset(self) -> None:
         """Forget every payout, message, parcel and delivery; faults back to their start-up values."""
         await self.courier.reset()
         self.payments.reset()
+        self.receiver.reset()
         self.store.clear()
 
     async def aclose(self) -> None:
@@ -80,6 +83,7 @@ def create_app(
             webhook_transport=webhook_transport,
             webhook_attempts=webhook_attempts,
         ),
+        receiver=EventReceiver(),
     )
 
     @asynccontextmanager
@@ -96,6 +100,7 @@ def create_app(
     app.include_router(payments_router(sandbox.payments))
     app.include_router(courier_router(sandbox.courier))
     app.include_router(notify_router(sandbox.notifications))
+    app.include_router(receiver_router(sandbox.receiver))
 
     @app.get("/healthz", tags=["sandbox"])
     async def healthz() -> dict[str, bool]:
@@ -114,6 +119,7 @@ def create_app(
             "payments": "/payments",
             "courier": "/courier",
             "notify": "/notify",
+            "event receiver": "/receiver/events",
             "webhook_url": webhook_url,
             "state_file": str(store.path) if store.path else None,
             "docs": "/docs",

@@ -9,6 +9,8 @@ providers through ``httpx.MockTransport``.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +25,10 @@ from runtime.temporal import DATA_CONVERTER, register_search_attributes, test_se
 from tests.support.cases import FactoryShopCases
 from tests.support.providers import FakeProviders
 from worker import build_worker
+
+# Every worker and app the tests build writes its outbound events to one throwaway store, not to
+# the checkout's .data/ (tests that look at events make their own).
+os.environ.setdefault("AFTERSALES_EVENTS_DSN", f"sqlite:///{tempfile.mkdtemp(prefix='aftersales-events-')}/events.db")
 
 
 @pytest.fixture

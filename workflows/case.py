@@ -17,7 +17,9 @@ Timers (one at a time: the earliest alarm of ``domain.lifecycle.alarms``)
     satisfaction follow-up after the case ends.
 Activities:
     pay_refund (idempotency key made by the decider), send_notification (fire and forget, drained
-    before the workflow returns), lookup_parcel.
+    before the workflow returns), lookup_parcel, record_events (a local activity: the outbound
+    events of each workflow task that changed the case, in one call, in order), claim_parcel (when the case learns
+    a tracking number: the parcel's workflow forwards the scans that came before, ``workflows.parcel``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import Notification, ParcelLookup, PayoutRequest, PayoutResult
     from activities.courier import CourierActivities
     from activities.notifications import NotificationActivities
+    from activities.parcels import ParcelActivities, ParcelClaimRequest
     from activities.payments import PaymentActivities
-    from domain import case_view, lifecycle
+    from casefeed.events import CaseEvent, EventBatch, derive, summary
+    from casefeed.recording import EventActivities
+    from domain import case_view, lifecycle, money
     from domain.casefile import (
         Alarm,
         AlarmRang,
@@ -67,6 +72,9 @@ PAYMENT_FIRST_ATTEMPT = RetryPolicy(maximum_attempts=1)
 PAYMENT_FIRST_ATTEMPT_WITHIN = timedelta(minutes=2)
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
+#: Recording events retries until the store answers (it only ever fails while the store is down).
+RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
 @workflow.defn(name="Case")
@@ -83,12 +91,18 @@ class CaseWorkflow:
         self._tasks: list[asyncio.Future[Any]] = []
         # What the search attributes hold, by name (a name missing: unknown, so it is upserted).
         self._published: dict[str, Any] = {}
+        # Outbound events not yet handed to record_events, and how many the case has made.
+        self._outbox: list[CaseEvent] = []
+        self._event_sequence = 0
+        self._closing = False
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
         info = workflow.info()
         self._published = sa.as_published(info.typed_search_attributes, present=info.search_attributes.keys())
         self._carry_out(self._opening)
+        self._emit(None)
+        recorder = asyncio.ensure_future(self._record_events())
         self._publish()
         while not (self.case.state.terminal and self.case.followup_sent):
             if self._payout is not None:
@@ -101,6 +115,8 @@ class CaseWorkflow:
                     self._step(AlarmRang(at=due.at))
             self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._closing = True
+        await recorder
         await self._drain()
         return self.view()
 
@@ -138,6 +154,66 @@ class CaseWorkflow:
             raise _application_error(refused) from None
         self._count(before)
         self._carry_out(effects)
+        self._emit(before)
+        self._claim_parcels(before)
+
+    def _claim_parcels(self, before: Case) -> None:
+        """A tracking number the case did not have before: claim its parcel (fire and forget,
+        drained before the workflow returns), so scans the courier sent earlier reach the case."""
+        case = self.case
+        for carrier, old, new in ((case.return_carrier, before.return_tracking, case.return_tracking),
+                                  (None, before.outbound_tracking, case.outbound_tracking)):
+            if new is None or new == old:
+                continue
+            carrier = carrier or self._outbound_carrier()
+            if carrier is None:
+                continue
+            claim = ParcelClaimRequest(carrier=carrier, tracking_number=new,
+                                       case_workflow_id=workflow.info().workflow_id)
+            self._tasks.append(workflow.start_activity_method(
+                ParcelActivities.claim_parcel, claim, start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(days=1), retry_policy=CLAIM_RETRY,
+                summary=f"claim parcel {carrier} {new}"))
+
+    def _outbound_carrier(self) -> str | None:
+        """The carrier of the item the merchant shipped (the timeline records it; the case keeps
+        only the tracking number)."""
+        for entry in reversed(self.case.timeline):
+            if entry.action == "ship_item":
+                carrier = entry.detail.get("carrier")
+                return carrier if isinstance(carrier, str) else None
+        return None
+
+    # ----------------------------------------------------------------------------------------
+    # Outbound events (casefeed): derived from each step, recorded by one activity at a time
+
+    def _emit(self, before: Case | None) -> None:
+        case = self.case
+        for kind, data in derive(before, case):
+            self._event_sequence += 1
+            self._outbox.append(CaseEvent(id=f"evt_{workflow.uuid4().hex}", type=kind, case_id=case.case_id,
+                                          shop_id=case.order.shop_id, version=case.version,
+                                          sequence=self._event_sequence, occurred_at=workflow.now(), data=data))
+
+    async def _record_events(self) -> None:
+        """Hand the outbox to record_events whenever it has events: all events of a workflow task
+        go in one call (the condition is checked after every handler of the task has run), and
+        the next call waits for this one, so the store gets them in order. Never blocks the case."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox) or self._closing)
+            if not self._outbox:
+                return
+            events, self._outbox = self._outbox, []
+            lines = lifecycle.payout_lines(self.case, self._policy)
+            amount = money.refund_total(lines) + money.reimbursement_total(lines)
+            batch = EventBatch(case_key=workflow.info().workflow_id, events=events,
+                               summary=summary(self.case, workflow.info().workflow_id, amount))
+            # A local activity: one marker in the history instead of an activity task's three events
+            # and a workflow task of its own (the bench: 28-41 % more history per case with a
+            # regular activity); the write is a few milliseconds of SQLite in the worker.
+            await workflow.execute_local_activity_method(
+                EventActivities.record_events, batch, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RECORD_RETRY, summary=f"record {len(events)} event(s) up to v{self.case.version}")
 
     def _count(self, before: Case) -> None:
         """The operators' counters (``workflows.metrics``), read from what the step recorded."""

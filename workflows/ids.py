@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from typing import NamedTuple
+from urllib.parse import quote
 
 from domain.models import ID_CHARACTERS, ID_PATTERN
 
@@ -75,3 +76,8 @@ def order_ledger_id(shop_id: str, order_id: str) -> str:
     """``order:{shop_id}:{order_id}``."""
     return _scoped(ORDER_KIND, shop_id, order_id)
 
+
+def parcel_workflow_id(carrier: str, tracking_number: str) -> str:
+    """``parcel:{carrier}:{tracking_number}``, each part percent-encoded (a carrier or tracking
+    number may hold any character, the separator included): one workflow per parcel."""
+    return f"parcel{SEPARATOR}{quote(carrier, safe='')}{SEPARATOR}{quote(tracking_number, safe='')}"

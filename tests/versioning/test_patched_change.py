@@ -27,6 +27,8 @@ from temporalio.workflow import NondeterminismError
 from activities.courier import CourierActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
+from casefeed.recording import EventActivities
+from casefeed.store import EventStore
 from domain.policy import Policy
 from runtime.temporal import DATA_CONVERTER
 from tests.support.cases import FactoryShopCases
@@ -81,6 +83,7 @@ async def test_a_case_started_on_the_new_code_takes_the_step_and_replays(env):
                 PaymentActivities(http, "http://fake/payments").pay_refund,
                 NotificationActivities(http, "http://fake/notify").send_notification,
                 CourierActivities(http, "http://fake/courier").lookup_parcel,
+                EventActivities(EventStore(":memory:"), timedelta(days=3)).record_events,
             ],
         )
         async with worker:
