@@ -65,7 +65,7 @@ async def finished_with(exporter: InMemorySpanExporter, name: str, within: float
 
 
 async def test_the_approve_request_leads_to_the_payout(traced):
-    """The approve request's trace holds the HTTP span and the client's update call; the update's
+    """The approve request's trace holds the HTTP span and the client's update call (every command is the case's one ``command`` update); the update's
     handler links to that call and runs in the case's trace, where the payout it caused is
     scheduled and run (the SDK puts a workflow's update and signal handlers in the workflow's
     own trace, linked to the caller's span)."""
@@ -81,8 +81,8 @@ async def test_the_approve_request_leads_to_the_payout(traced):
     assert providers.paid_for("traced-1")
 
     request = named(spans, "POST /v1/cases/{case_id}/approve")
-    call = named(spans, "StartWorkflowUpdate:approve")
-    handler = named(spans, "HandleUpdate:approve")
+    call = named(spans, "StartWorkflowUpdate:command")
+    handler = named(spans, "HandleUpdate:command")
     scheduled = named(spans, "StartActivity:pay_refund")
     paid = named(spans, "RunActivity:pay_refund")
     assert request.parent is None and call.context.trace_id == request.context.trace_id
