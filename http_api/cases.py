@@ -22,6 +22,7 @@ from http_api.auth import CurrentPrincipal
 from http_api.bodies import read_object
 from http_api.context import Service, State, TemporalClient
 from http_api.problems import (
+    UNAVAILABLE_RESPONSES,
     ApiError,
     ConflictProblem,
     ForbiddenProblem,
@@ -40,7 +41,10 @@ log = logging.getLogger(__name__)
 
 _CASE_ID = re.compile(CASE_ID_PATTERN)
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "no or unknown token"}}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no or unknown token"},
+    **UNAVAILABLE_RESPONSES,  # every route with a token needs the case engine
+}
 BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "body too large"},
     415: {"model": Problem, "description": "body is not JSON"},

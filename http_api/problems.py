@@ -173,6 +173,20 @@ class UnavailableProblem(Problem):
     )
 
 
+#: The answers of every route that needs the case engine, for ``responses=`` (OpenAPI).
+UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": UnavailableProblem,
+        "description": "the case engine is unreachable or overloaded; retry after Retry-After seconds "
+        "(read the case first if may_have_applied)",
+    },
+    504: {
+        "model": UnavailableProblem,
+        "description": "the case engine did not answer in time; as 503",
+    },
+}
+
+
 # --------------------------------------------------------------------------------------------
 # Handlers
 
