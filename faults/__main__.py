@@ -56,6 +56,7 @@ def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
         chaos_window=a.chaos_window,
         timeout=a.timeout,
         data_dir=a.data_dir,
+        say=lambda text: print(text, flush=True),
     )
 
 

@@ -206,6 +206,10 @@ class Harness:
                 sandbox_port=sandbox_port,
                 startup_timeout=120.0,
                 say=self.say,
+                # Every case and order ledger in flight stays in the worker's cache: a cache
+                # smaller than that replays a history per step and per look (README, "Running
+                # the worker"), which at 1,000 cases starves the stack.
+                extra_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": str(max(125, 2 * self.config.cases + 100))},
             )
             self.stack = stack
             self.timeout = self.config.timeout or max(600.0, 300.0 + self.config.cases * 1.2)
@@ -228,14 +232,14 @@ class Harness:
         run_id = f"{int(time.time()) % 100000:05d}{self.config.seed % 100:02d}"
         scripts = make_scripts(self.config.cases, self.config.seed, run_id, self.config.multi_share)
         self.refused = {s.case_id for s in scripts if s.refuse_payment}
-        limits = httpx.Limits(max_connections=self.config.concurrency * 2)
+        limits = httpx.Limits(max_connections=self.config.concurrency * 3)
         async with (
             httpx.AsyncClient(base_url=stack.api_url, timeout=30, limits=limits) as api,
             httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
         ):
             self.api, self.sandbox = api, sandbox
             self.read_gate = asyncio.Semaphore(self.config.concurrency)
-            self.command_gate = asyncio.Semaphore(self.config.concurrency)
+            self.command_gate = asyncio.Semaphore(2 * self.config.concurrency)
             await self._set_faults()
             deadline = time.monotonic() + self.timeout
             chaos = asyncio.create_task(self._chaos(stack, deadline))
