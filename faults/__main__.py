@@ -33,9 +33,12 @@ def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
     p.add_argument("--slow-seconds", type=float, default=35.0)
     p.add_argument("--drop-rate", type=float, default=0.1, help="payouts recorded whose answer is lost")
     p.add_argument("--drop-mode", choices=["error", "disconnect"], default="error")
+    p.add_argument(
+        "--deadline-scale", type=float, help="multiply the policy's deadlines and reminders (default: cases / 250, at least 1)"
+    )
     p.add_argument("--chaos-window", type=float, help="seconds within which the kills happen")
     p.add_argument(
-        "--timeout", type=float, help="seconds to wait for every case to end (default: 300 + 1.2 per case, at least 600)"
+        "--timeout", type=float, help="seconds to wait for every case to end (default: (600 + 1.5 per case) x the deadline scale)"
     )
     p.add_argument("--data-dir", type=Path, help="keep the stack's data and logs here (default: a temp dir)")
     a = p.parse_args(argv)
@@ -47,6 +50,7 @@ def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
         api_kills=a.api_kills,
         sandbox_kills=a.sandbox_kills,
         multi_share=a.multi_share,
+        deadline_scale=a.deadline_scale,
         policy=a.policy,
         fail_rate=a.fail_rate,
         slow_rate=a.slow_rate,

@@ -51,6 +51,10 @@ class HarnessConfig:
     sandbox_kills: int = 0
     #: Share of the cases on orders of two or three cases.
     multi_share: float = 0.2
+    #: Multiply the policy's deadlines and reminders by this (default: 1 up to 250 cases, then
+    #: cases / 250): a larger run takes longer to act on each case, and a scripted step that
+    #: comes after its deadline tests the harness's speed, not the pipeline.
+    deadline_scale: float | None = None
     policy: Path = DEFAULT_POLICY
     fail_rate: float = 0.2
     #: Slow answers past the activity's 30 s start-to-close make it time out and retry (the retry
@@ -197,9 +201,15 @@ class Harness:
             if data_dir is None:
                 data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="aftersales-faults-")))
             temporal_port, ui_port, api_port, sandbox_port = free_ports(4)
+            scale = self.config.deadline_scale or max(1.0, self.config.cases / 250)
+            policy = self.config.policy.resolve()
+            if scale != 1:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                policy = scaled_policy(policy, scale, data_dir / "policy.toml")
+                self.say(f"deadlines and reminders x {scale:g} ({policy})")
             stack = DevStack(
                 data_dir=data_dir,
-                policy=self.config.policy.resolve(),
+                policy=policy,
                 temporal_port=temporal_port,
                 ui_port=ui_port,
                 api_port=api_port,
@@ -212,7 +222,7 @@ class Harness:
                 extra_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": str(max(125, 2 * self.config.cases + 100))},
             )
             self.stack = stack
-            self.timeout = self.config.timeout or max(600.0, 300.0 + self.config.cases * 1.2)
+            self.timeout = self.config.timeout or (600.0 + self.config.cases * 1.5) * scale
             self.say(
                 f"starting the stack in {data_dir} (temporal {temporal_port}, api {api_port}, sandbox {sandbox_port})"
             )
@@ -705,6 +715,42 @@ class Harness:
             paid_exactly=exactly,
             problems=problems,
         )
+
+
+def scaled_policy(source: Path, factor: float, target: Path) -> Path:
+    """A copy of the policy file with every duration of ``[deadlines]`` and ``[reminders]``
+    multiplied by ``factor`` (and its version marked), written to ``target``."""
+    import tomllib
+
+    from domain.durations import format_duration, parse_duration
+
+    def scale(value: Any) -> Any:
+        if isinstance(value, list):
+            return [scale(v) for v in value]
+        return format_duration(parse_duration(value) * factor)
+
+    document = tomllib.loads(source.read_text(encoding="utf-8"))
+    lines = [f'version = "{document.get("version", "policy")}-x{factor:g}"']
+    for table, values in document.items():
+        if not isinstance(values, dict):
+            continue
+        lines += ["", f"[{table}]"]
+        for key, value in values.items():
+            if table in ("deadlines", "reminders"):
+                value = scale(value)
+            lines.append(f"{key} = {_toml(value)}")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
 
 
 def _reap(child: Child) -> None:

@@ -113,13 +113,13 @@ def refusal_status(kind: str) -> int:
 RETRY_AFTER_SECONDS = 2
 
 #: Statuses that mean our own call was wrong (a bug: 500). Every other status is the engine's
-#: fault (unreachable, overloaded, restarting, a connection cut mid-call): 503, retry.
+#: fault (unreachable, overloaded, restarting, a connection cut mid-call, no worker polling:
+#: FAILED_PRECONDITION "no poller seen for task queue recently"): 503, retry.
 _OUR_BUG = {
     RPCStatusCode.INVALID_ARGUMENT,
     RPCStatusCode.OUT_OF_RANGE,
     RPCStatusCode.UNIMPLEMENTED,
     RPCStatusCode.ALREADY_EXISTS,
-    RPCStatusCode.FAILED_PRECONDITION,
     RPCStatusCode.NOT_FOUND,
 }
 

@@ -214,6 +214,8 @@ async def test_engine_failures_answer_json(dev_server, tokens_file):
             (RPCError("odd", RPCStatusCode.INTERNAL, b""), 503),
             (RPCError("transport error", RPCStatusCode.UNKNOWN, b""), 503),
             (RPCError("overloaded", RPCStatusCode.RESOURCE_EXHAUSTED, b""), 503),
+            # a query while the worker is down (found by the fault harness killing the worker)
+            (RPCError("no poller seen for task queue recently, worker may be down", RPCStatusCode.FAILED_PRECONDITION, b""), 503),
             # a call of ours the engine finds malformed is our bug
             (RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""), 500),
             # the SDK's rpc_timeout, and an update whose outcome is unknown: 504, never a 500
