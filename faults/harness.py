@@ -188,6 +188,7 @@ class Harness:
         self.refusals: Counter[int] = Counter()
         self.started = time.monotonic()
         self.stack: DevStack | None = None
+        self.scale = 1.0
 
     def say(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -201,7 +202,7 @@ class Harness:
             if data_dir is None:
                 data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="aftersales-faults-")))
             temporal_port, ui_port, api_port, sandbox_port = free_ports(4)
-            scale = self.config.deadline_scale or max(1.0, self.config.cases / 250)
+            scale = self.scale = self.config.deadline_scale or max(1.0, self.config.cases / 250)
             policy = self.config.policy.resolve()
             if scale != 1:
                 data_dir.mkdir(parents=True, exist_ok=True)
@@ -358,7 +359,9 @@ class Harness:
         # Polling costs the worker a query each; with many cases, look less often (the deadlines
         # a scripted step must beat are 90 s and more).
         step_poll = 2 + self.config.cases / 250
-        idle_poll = 6 + self.config.cases / 100
+        # Waiting for the case to move by itself: rarer still when the deadlines are longer (at
+        # most 30 s, which bounds how late the drain time can see a case end).
+        idle_poll = min(30.0, (6 + self.config.cases / 100) * max(1.0, self.scale / 2))
         while time.monotonic() < deadline:
             if not fresh:
                 response = await self._call("GET", f"/v1/cases/{script.case_id}", "oncall")
