@@ -251,6 +251,8 @@ class Harness:
             self.api, self.sandbox = api, sandbox
             self.read_gate = asyncio.Semaphore(self.config.concurrency)
             self.command_gate = asyncio.Semaphore(2 * self.config.concurrency)
+            # Openings queue apart: a scripted step must not wait behind hundreds of openings.
+            self.open_gate = asyncio.Semaphore(self.config.concurrency)
             await self._set_faults()
             deadline = time.monotonic() + self.timeout
             chaos = asyncio.create_task(self._chaos(stack, deadline))
@@ -315,9 +317,9 @@ class Harness:
 
     async def _call(self, method: str, path: str, who: str, body: Any = None) -> httpx.Response | None:
         """One API call as ``who``; ``None`` when the stack did not answer (down, restarting, slow).
-        Reads and commands queue separately, so that polling never holds a scripted action back
-        past the deadline it must beat."""
-        gate = self.read_gate if method == "GET" else self.command_gate
+        Reads, openings and commands queue separately, so that neither polling nor the flood of
+        openings holds a scripted action back past the deadline it must beat."""
+        gate = self.read_gate if method == "GET" else self.open_gate if path == "/v1/cases" else self.command_gate
         async with gate:
             try:
                 response = await self.api.request(

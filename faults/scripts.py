@@ -293,7 +293,7 @@ def make_scripts(count: int, seed: int, run_id: str, multi_share: float = 0.0) -
         ids = [f"f{run_id}-{index + j:04d}" for j in range(size)]
         index += size
         scripts += make_multi_order(MULTI_KINDS[g % len(MULTI_KINDS)], f"om{run_id}-{g:04d}", ids, rng)
-    spread = count / 10  # seconds over which the cases open
+    spread = count / 5  # seconds over which the cases open (about the stack's opening rate here)
     opening: dict[str, float] = {}
     for script in scripts:
         key = script.group or script.case_id
