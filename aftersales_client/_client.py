@@ -2,11 +2,23 @@
 
 Both share the request building and the answer handling below; they differ only in how they
 send. Transport failures (nothing listening, timeouts) surface as ``httpx.TransportError``.
+
+Retries: a ``503``/``504`` (the engine behind the API unreachable, overloaded or slow) is retried
+after the answer's ``Retry-After`` (else an exponential backoff with jitter), up to ``retries``
+more times, for the calls that are safe to repeat: reads, and opening a case (an identical body
+answers the case already opened). A command is repeated only when it cannot have been applied:
+the answer says ``may_have_applied: false``, or the command carries ``expected_version`` and a
+fresh read shows the case still at that version. Otherwise the error reaches the caller, who
+reads the case before deciding. (A few lines of our own rather than a retry library: the
+decision reads the answer's body and headers and, for commands, the case.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -16,6 +28,25 @@ from aftersales_client._errors import ApiError, describe
 from aftersales_client._types import CaseSummary, CaseView
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
+#: Answers that mean "a dependency of the API failed, try again shortly".
+RETRY_STATUSES = frozenset({503, 504})
+DEFAULT_RETRIES = 4
+MAX_RETRY_DELAY = 10.0
+
+
+def retry_delay(response: httpx.Response, attempt: int) -> float:
+    """Seconds to wait before retry number ``attempt`` (0-based): ``Retry-After`` in seconds if
+    the answer has one, else 0.5 s doubling, with jitter; never more than ``MAX_RETRY_DELAY``."""
+    header = response.headers.get("Retry-After", "")
+    if header.isdigit():
+        return min(float(header), MAX_RETRY_DELAY)
+    return min(0.5 * 2**attempt, MAX_RETRY_DELAY) * random.uniform(0.5, 1.0)
+
+
+def may_have_applied(response: httpx.Response) -> bool:
+    """Whether a failed command may have been applied (true unless the answer says otherwise)."""
+    body = _decode(response)
+    return not (isinstance(body, dict) and body.get("may_have_applied") is False)
 
 
 def action_name(action: str) -> str:
@@ -62,10 +93,14 @@ def _check(response: httpx.Response) -> Any:
 
 
 class _Base:
-    def __init__(self, base_url: str, token: str | None) -> None:
+    def __init__(self, base_url: str, token: str | None, retries: int = DEFAULT_RETRIES) -> None:
         base = base_url.rstrip("/")
         self.base_url = base.removesuffix("/v1")
         self.token = token
+        self.retries = max(0, retries)
+
+    def _retryable(self, response: httpx.Response, attempt: int) -> bool:
+        return response.status_code in RETRY_STATUSES and attempt < self.retries
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
@@ -99,9 +134,25 @@ class AfterSalesClient(_Base):
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        retries: int = DEFAULT_RETRIES,
     ) -> None:
-        super().__init__(base_url, token)
+        super().__init__(base_url, token, retries)
         self._http = httpx.Client(base_url=self.base_url, headers=self._headers(), timeout=timeout, transport=transport)
+
+    def _send(
+        self, method: str, url: str, *, unapplied: Callable[[], bool] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send, retrying a 503/504 when it is safe (see the module docstring). ``unapplied``:
+        for a command, whether a fresh look shows it was not applied; ``None``: safe to repeat."""
+        attempt = 0
+        while True:
+            response = self._http.request(method, url, **kwargs)
+            if not self._retryable(response, attempt):
+                return response
+            if unapplied is not None and may_have_applied(response) and not unapplied():
+                return response
+            time.sleep(retry_delay(response, attempt))
+            attempt += 1
 
     def __enter__(self) -> AfterSalesClient:
         return self
@@ -114,10 +165,10 @@ class AfterSalesClient(_Base):
 
     def open_case(self, request: Mapping[str, Any] | Any) -> dict[str, Any]:
         """``POST /v1/cases``. The answer, with ``created`` false for an identical retry."""
-        return self._opened(self._http.post("/v1/cases", json=_request_body(request)))
+        return self._opened(self._send("POST", "/v1/cases", json=_request_body(request)))
 
     def get_case(self, case_id: str) -> CaseView:
-        return cast(CaseView, _check(self._http.get(f"/v1/cases/{case_id}")))
+        return cast(CaseView, _check(self._send("GET", f"/v1/cases/{case_id}")))
 
     def iter_cases(self, **filters: Any) -> Iterator[CaseSummary]:
         """Every case matching the filters (``state`` (one or a list), ``shop_id``, ``waiting_on``,
@@ -125,7 +176,7 @@ class AfterSalesClient(_Base):
         ``page_size``), following ``next_page_token``. Rows are summaries, not full views."""
         params = _list_params(filters)
         while True:
-            items, token = _page(_check(self._http.get("/v1/cases", params=params)))
+            items, token = _page(_check(self._send("GET", "/v1/cases", params=params)))
             yield from items
             if token is None:
                 return
@@ -138,7 +189,16 @@ class AfterSalesClient(_Base):
     def act(self, case_id: str, action: str, *, expected_version: int | None = None, **payload: Any) -> CaseView:
         """``POST /v1/cases/{case_id}/{action}``; the new case view. ``None`` payload values are left out."""
         body = self._command(payload, expected_version)
-        return cast(CaseView, _check(self._http.post(f"/v1/cases/{case_id}/{action_name(action)}", json=body)))
+
+        def unapplied() -> bool:
+            return expected_version is not None and self._version(case_id) == expected_version
+
+        url = f"/v1/cases/{case_id}/{action_name(action)}"
+        return cast(CaseView, _check(self._send("POST", url, json=body, unapplied=unapplied)))
+
+    def _version(self, case_id: str) -> int | None:
+        response = self._send("GET", f"/v1/cases/{case_id}")
+        return _decode(response).get("version") if response.status_code == 200 else None
 
     def health(self) -> Any:
         return _check(self._http.get("/healthz"))
@@ -154,11 +214,26 @@ class AsyncAfterSalesClient(_Base):
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        retries: int = DEFAULT_RETRIES,
     ) -> None:
-        super().__init__(base_url, token)
+        super().__init__(base_url, token, retries)
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=self._headers(), timeout=timeout, transport=transport
         )
+
+    async def _send(
+        self, method: str, url: str, *, unapplied: Callable[[], Awaitable[bool]] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """As :meth:`AfterSalesClient._send`."""
+        attempt = 0
+        while True:
+            response = await self._http.request(method, url, **kwargs)
+            if not self._retryable(response, attempt):
+                return response
+            if unapplied is not None and may_have_applied(response) and not await unapplied():
+                return response
+            await asyncio.sleep(retry_delay(response, attempt))
+            attempt += 1
 
     async def __aenter__(self) -> AsyncAfterSalesClient:
         return self
@@ -170,16 +245,16 @@ class AsyncAfterSalesClient(_Base):
         await self._http.aclose()
 
     async def open_case(self, request: Mapping[str, Any] | Any) -> dict[str, Any]:
-        return self._opened(await self._http.post("/v1/cases", json=_request_body(request)))
+        return self._opened(await self._send("POST", "/v1/cases", json=_request_body(request)))
 
     async def get_case(self, case_id: str) -> CaseView:
-        return cast(CaseView, _check(await self._http.get(f"/v1/cases/{case_id}")))
+        return cast(CaseView, _check(await self._send("GET", f"/v1/cases/{case_id}")))
 
     async def list_cases(self, **filters: Any) -> list[CaseSummary]:
         params = _list_params(filters)
         cases: list[CaseSummary] = []
         while True:
-            items, token = _page(_check(await self._http.get("/v1/cases", params=params)))
+            items, token = _page(_check(await self._send("GET", "/v1/cases", params=params)))
             cases += items
             if token is None:
                 return cases
@@ -187,7 +262,16 @@ class AsyncAfterSalesClient(_Base):
 
     async def act(self, case_id: str, action: str, *, expected_version: int | None = None, **payload: Any) -> CaseView:
         body = self._command(payload, expected_version)
-        return cast(CaseView, _check(await self._http.post(f"/v1/cases/{case_id}/{action_name(action)}", json=body)))
+
+        async def unapplied() -> bool:
+            return expected_version is not None and await self._version(case_id) == expected_version
+
+        url = f"/v1/cases/{case_id}/{action_name(action)}"
+        return cast(CaseView, _check(await self._send("POST", url, json=body, unapplied=unapplied)))
+
+    async def _version(self, case_id: str) -> int | None:
+        response = await self._send("GET", f"/v1/cases/{case_id}")
+        return _decode(response).get("version") if response.status_code == 200 else None
 
     async def health(self) -> Any:
         return _check(await self._http.get("/healthz"))

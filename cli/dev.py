@@ -272,7 +272,7 @@ class DevStack:
                 f"{self.api_url}/v1/courier/events",
                 "--webhook-secret",
                 env["COURIER_WEBHOOK_SECRET"],
-                *(["--state-file", str(self.data_dir / "sandbox.json")] if self.sandbox_state_file else []),
+                *(["--state-file", str(self.data_dir / "sandbox.db")] if self.sandbox_state_file else []),
                 "--log-level",
                 "warning",
             ],

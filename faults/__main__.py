@@ -1,4 +1,7 @@
-"""``python -m faults``: run the fault-injection harness; exit 1 if any check fails."""
+"""``python -m faults``: run the fault-injection harness; exit 1 if any check fails.
+
+    python -m faults --cases 1000 --kills 10 --server-kills 2 --api-kills 2 --sandbox-kills 1
+"""
 
 from __future__ import annotations
 
@@ -15,22 +18,39 @@ def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
     p.add_argument("--cases", type=int, default=200)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--kills", type=int, default=4, help="worker SIGKILLs (each followed by a restart)")
-    p.add_argument("--server-kill", action="store_true", help="SIGKILL the dev server once and restart it")
+    p.add_argument("--server-kills", type=int, default=0, help="dev server SIGKILLs (each restarted on its database)")
+    p.add_argument("--server-kill", action="store_true", help="the same as --server-kills 1")
+    p.add_argument("--api-kills", type=int, default=0, help="API process SIGKILLs (each followed by a restart)")
+    p.add_argument(
+        "--sandbox-kills", type=int, default=0, help="sandbox SIGKILLs (each restarted on its database)"
+    )
+    p.add_argument(
+        "--multi-share", type=float, default=0.2, help="share of the cases on orders of two or three cases"
+    )
     p.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     p.add_argument("--fail-rate", type=float, default=0.2)
     p.add_argument("--slow-rate", type=float, default=0.05)
     p.add_argument("--slow-seconds", type=float, default=35.0)
     p.add_argument("--drop-rate", type=float, default=0.1, help="payouts recorded whose answer is lost")
     p.add_argument("--drop-mode", choices=["error", "disconnect"], default="error")
+    p.add_argument(
+        "--deadline-scale", type=float, help="multiply the policy's deadlines and reminders (default: cases / 250, at least 1)"
+    )
     p.add_argument("--chaos-window", type=float, help="seconds within which the kills happen")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for every case to end")
+    p.add_argument(
+        "--timeout", type=float, help="seconds to wait for every case to end (default: (600 + 1.5 per case) x the deadline scale)"
+    )
     p.add_argument("--data-dir", type=Path, help="keep the stack's data and logs here (default: a temp dir)")
     a = p.parse_args(argv)
     return HarnessConfig(
         cases=a.cases,
         seed=a.seed,
         kills=a.kills,
-        server_kill=a.server_kill,
+        server_kills=max(a.server_kills, 1 if a.server_kill else 0),
+        api_kills=a.api_kills,
+        sandbox_kills=a.sandbox_kills,
+        multi_share=a.multi_share,
+        deadline_scale=a.deadline_scale,
         policy=a.policy,
         fail_rate=a.fail_rate,
         slow_rate=a.slow_rate,
@@ -40,6 +60,7 @@ def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
         chaos_window=a.chaos_window,
         timeout=a.timeout,
         data_dir=a.data_dir,
+        say=lambda text: print(text, flush=True),
     )
 
 

@@ -2,13 +2,17 @@
 
     stack (cli.dev.DevStack on free ports, temp data dir, compressed policy)
       -> payment faults on (fail, slow, drop-after-record, refusals)
-      -> open the cases, drive each through its script   }  meanwhile: SIGKILL the worker N times,
-      -> wait until every case is terminal (or timeout)   }  SIGKILL the dev server once (option)
+      -> open the cases, drive each through its script   }  meanwhile: SIGKILL the worker, the dev
+      -> wait until every case is terminal (or timeout)   }  server, the API and the sandbox, each
+                                                              restarted (on its database)
       -> check views and the sandbox ledger, print the table
 
-Every wait polls; nothing relies on a fixed sleep for correctness. A process that dies without
-being killed by the harness (for example the API when the server goes away) is restarted and
-reported as a finding.
+Every wait polls; nothing relies on a fixed sleep for correctness. A call of the harness's own
+that times out or finds nobody listening (API or sandbox) is an unknown outcome: the harness
+reads the case again and decides from what it sees, never crashes. A share of orders carries two
+or three cases opened at the same moment, racing for the order's quantity and its refund
+ceiling; they are checked per order. A process that dies without being killed by the harness
+is restarted and reported as a finding.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import httpx
 
 from cli import render
 from cli.dev import Child, DevStack, free_ports, token_for
-from faults.scripts import TERMINAL, Script, Step, make_scripts
+from faults.scripts import MULTI_QUANTITY, TERMINAL, Script, Step, make_scripts
 from runtime.temporal import connect
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "policy.toml"
@@ -41,7 +45,16 @@ class HarnessConfig:
     cases: int = 200
     seed: int = 1
     kills: int = 4
-    server_kill: bool = False
+    #: SIGKILLs of the dev server, of the API and of the sandbox (each restarted).
+    server_kills: int = 0
+    api_kills: int = 0
+    sandbox_kills: int = 0
+    #: Share of the cases on orders of two or three cases.
+    multi_share: float = 0.2
+    #: Multiply the policy's deadlines and reminders by this (default: 1 up to 250 cases, then
+    #: cases / 250): a larger run takes longer to act on each case, and a scripted step that
+    #: comes after its deadline tests the harness's speed, not the pipeline.
+    deadline_scale: float | None = None
     policy: Path = DEFAULT_POLICY
     fail_rate: float = 0.2
     #: Slow answers past the activity's 30 s start-to-close make it time out and retry (the retry
@@ -52,7 +65,8 @@ class HarnessConfig:
     drop_mode: str = "error"
     #: Seconds within which the kills happen (default: scaled to the number of cases).
     chaos_window: float | None = None
-    timeout: float = 600.0
+    #: Seconds to wait for every case to end (default: scaled to the number of cases).
+    timeout: float | None = None
     data_dir: Path | None = None
     concurrency: int = 8
     say: Callable[[str], None] = print
@@ -75,6 +89,10 @@ class CaseResult:
     problems: list[str] = field(default_factory=list)
     #: The HTTP status of the last failed look at the end, when the view was no longer readable.
     unreadable: int | None = None
+    #: False for a case of a multi-case order that lost the race at opening.
+    opened: bool = True
+    #: The order of a multi-case order (its cases' expected amounts are the order's).
+    group: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,10 +116,26 @@ class HarnessResult:
     fault_counters: dict[str, int]
     findings: list[str]
     elapsed: float
+    api_kills: int = 0
+    sandbox_kills: int = 0
+    multi: MultiSummary | None = None
+    #: API answers of 5xx, by status (every call the harness made, reads included).
+    api_5xx: dict[int, int] = field(default_factory=dict)
+    #: Calls that got no answer (timeout, connection refused or cut), by target: api, sandbox.
+    unanswered: dict[str, int] = field(default_factory=dict)
+    #: Seconds from the start to the end of the last fault (its process answering again).
+    last_fault_at: float | None = None
+    #: Seconds from the end of the last fault until every case had ended (0: ended before it).
+    drain_seconds: float | None = None
 
     @property
     def ok(self) -> bool:
-        return self.money_ok and self.unreadable_views == 0 and self.nondeterministic_runs == 0
+        return (
+            self.money_ok
+            and self.unreadable_views == 0
+            and self.nondeterministic_runs == 0
+            and self.api_5xx.get(500, 0) == 0  # a 500 is a bug, never the answer to a fault
+        )
 
     @property
     def money_ok(self) -> bool:
@@ -113,6 +147,21 @@ class HarnessResult:
         return dict(Counter(c.state or "missing" for c in self.cases))
 
 
+@dataclass
+class MultiSummary:
+    """The multi-case orders: the race for quantity and refund, checked per order."""
+
+    orders: int
+    cases: int
+    opened: int
+    refused_at_open: int
+    #: Orders where more cases were paid than the order has units (a unit claimed twice).
+    quantity_claimed_twice: int
+    #: Orders whose payouts' refunds add up to exactly what was paid.
+    paid_exactly: int
+    problems: list[str] = field(default_factory=list)
+
+
 class Harness:
     def __init__(self, config: HarnessConfig) -> None:
         self.config = config
@@ -120,6 +169,16 @@ class Harness:
         self.findings: list[str] = []
         self.worker_kills = 0
         self.server_kills = 0
+        self.api_kills = 0
+        self.sandbox_kills = 0
+        self.api_5xx: Counter[int] = Counter()
+        self.unanswered: Counter[str] = Counter()
+        #: Case id -> the status that refused its opening (multi-case orders expect 422 for some).
+        self.not_opened: dict[str, int] = {}
+        #: Payment counters of sandbox runs that were killed (the sandbox counts from zero again).
+        self.counters_before: Counter[str] = Counter()
+        self.last_fault_end: float | None = None
+        self.last_case_end: float | None = None
         #: Children the harness took down on purpose and has not restarted yet.
         self.down: set[str] = set()
         self.refused: set[str] = set()
@@ -129,6 +188,7 @@ class Harness:
         self.refusals: Counter[int] = Counter()
         self.started = time.monotonic()
         self.stack: DevStack | None = None
+        self.scale = 1.0
 
     def say(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -142,17 +202,28 @@ class Harness:
             if data_dir is None:
                 data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="aftersales-faults-")))
             temporal_port, ui_port, api_port, sandbox_port = free_ports(4)
+            scale = self.scale = self.config.deadline_scale or max(1.0, self.config.cases / 250)
+            policy = self.config.policy.resolve()
+            if scale != 1:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                policy = scaled_policy(policy, scale, data_dir / "policy.toml")
+                self.say(f"deadlines and reminders x {scale:g} ({policy})")
             stack = DevStack(
                 data_dir=data_dir,
-                policy=self.config.policy.resolve(),
+                policy=policy,
                 temporal_port=temporal_port,
                 ui_port=ui_port,
                 api_port=api_port,
                 sandbox_port=sandbox_port,
                 startup_timeout=120.0,
                 say=self.say,
+                # Every case and order ledger in flight stays in the worker's cache: a cache
+                # smaller than that replays a history per step and per look (README, "Running
+                # the worker"), which at 1,000 cases starves the stack.
+                extra_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": str(max(125, 2 * self.config.cases + 100))},
             )
             self.stack = stack
+            self.timeout = self.config.timeout or (600.0 + self.config.cases * 1.5) * scale
             self.say(
                 f"starting the stack in {data_dir} (temporal {temporal_port}, api {api_port}, sandbox {sandbox_port})"
             )
@@ -170,18 +241,20 @@ class Harness:
         tokens = json.loads(stack.tokens_path.read_text(encoding="utf-8"))
         self.tokens = {pid: token_for(tokens, pid) for pid in ("shop-backend", "alice", "sam", "buyer-1", "oncall")}
         run_id = f"{int(time.time()) % 100000:05d}{self.config.seed % 100:02d}"
-        scripts = make_scripts(self.config.cases, self.config.seed, run_id)
+        scripts = make_scripts(self.config.cases, self.config.seed, run_id, self.config.multi_share)
         self.refused = {s.case_id for s in scripts if s.refuse_payment}
-        limits = httpx.Limits(max_connections=self.config.concurrency * 2)
+        limits = httpx.Limits(max_connections=self.config.concurrency * 3)
         async with (
             httpx.AsyncClient(base_url=stack.api_url, timeout=30, limits=limits) as api,
             httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
         ):
             self.api, self.sandbox = api, sandbox
             self.read_gate = asyncio.Semaphore(self.config.concurrency)
-            self.command_gate = asyncio.Semaphore(self.config.concurrency)
+            self.command_gate = asyncio.Semaphore(2 * self.config.concurrency)
+            # Openings queue apart: a scripted step must not wait behind hundreds of openings.
+            self.open_gate = asyncio.Semaphore(self.config.concurrency)
             await self._set_faults()
-            deadline = time.monotonic() + self.config.timeout
+            deadline = time.monotonic() + self.timeout
             chaos = asyncio.create_task(self._chaos(stack, deadline))
             drivers = [asyncio.create_task(self._drive(s, deadline)) for s in scripts]
             views = dict(zip([s.case_id for s in scripts], await asyncio.gather(*drivers), strict=True))
@@ -201,9 +274,27 @@ class Harness:
                 else:
                     self.unreadable[s.case_id] = status
             self._scan_worker_log(stack)
-            ledger = (await sandbox.get("/payments/ledger")).json()
-            counters = (await sandbox.get("/payments/faults")).json()["counters"]
-        return self._check(scripts, views, ledger, counters)
+            ledger = await self._sandbox_json("GET", "/payments/ledger")
+            counters = Counter((await self._sandbox_json("GET", "/payments/faults"))["counters"])
+        counters.update(self.counters_before)
+        return self._check(scripts, views, ledger, dict(counters))
+
+    async def _sandbox_call(self, method: str, path: str, body: Any = None) -> httpx.Response | None:
+        """One sandbox call; ``None`` when it did not answer (killed, restarting, slow)."""
+        try:
+            return await self.sandbox.request(method, path, json=body)
+        except httpx.HTTPError:
+            self.unanswered["sandbox"] += 1
+            return None
+
+    async def _sandbox_json(self, method: str, path: str, body: Any = None) -> Any:
+        """A sandbox call that must succeed: retried until it does (for up to two minutes)."""
+        for _ in range(120):
+            response = await self._sandbox_call(method, path, body)
+            if response is not None and response.status_code == 200:
+                return response.json()
+            await asyncio.sleep(1)
+        raise RuntimeError(f"the sandbox did not answer {method} {path} for two minutes")
 
     async def _set_faults(self) -> None:
         c = self.config
@@ -216,7 +307,7 @@ class Harness:
             "drop_mode": c.drop_mode,
             "refuse_case_ids": sorted(self.refused),
         }
-        (await self.sandbox.post("/payments/faults", json=body)).raise_for_status()
+        await self._sandbox_json("POST", "/payments/faults", body)
         self.say(
             f"payment faults on: fail {c.fail_rate}, slow {c.slow_rate} x {c.slow_seconds}s, "
             f"drop after record {c.drop_rate} ({c.drop_mode}), {len(self.refused)} refused cases"
@@ -226,23 +317,30 @@ class Harness:
 
     async def _call(self, method: str, path: str, who: str, body: Any = None) -> httpx.Response | None:
         """One API call as ``who``; ``None`` when the stack did not answer (down, restarting, slow).
-        Reads and commands queue separately, so that polling never holds a scripted action back
-        past the deadline it must beat."""
-        gate = self.read_gate if method == "GET" else self.command_gate
+        Reads, openings and commands queue separately, so that neither polling nor the flood of
+        openings holds a scripted action back past the deadline it must beat."""
+        gate = self.read_gate if method == "GET" else self.open_gate if path == "/v1/cases" else self.command_gate
         async with gate:
             try:
-                return await self.api.request(
+                response = await self.api.request(
                     method, path, json=body, headers={"Authorization": f"Bearer {self.tokens[who]}"}
                 )
             except httpx.HTTPError:
+                self.unanswered["api"] += 1
                 return None
+            if response.status_code >= 500:
+                self.api_5xx[response.status_code] += 1
+                if response.status_code == 500:
+                    self.say(f"API 500 on {method} {path}: {response.text[:300]}")
+            return response
 
     async def _pause(self, seconds: float) -> None:
         await asyncio.sleep(seconds * (0.75 + self.rng.random() / 2))
 
     async def _drive(self, script: Script, deadline: float) -> dict[str, Any] | None:
         """Open the case, then play its steps as the case reaches each step's state; the last view."""
-        await self._pause(self.rng.uniform(0, self.config.cases / 10))  # spread the openings
+        # Spread the openings; the cases of one order open together, racing for its claims.
+        await asyncio.sleep(script.open_at)
         view: dict[str, Any] | None = None
         while True:
             response = await self._call("POST", "/v1/cases", "shop-backend", script.request)
@@ -251,13 +349,21 @@ class Harness:
                 view = body if isinstance(body, dict) and "state" in body else None
                 break
             if response is not None and response.status_code < 500 and response.status_code != 404:
-                self.say(f"{script.case_id} not opened: {response.status_code} {response.text[:300]}")
+                self.not_opened[script.case_id] = response.status_code
+                if script.group is None or response.status_code != 422:  # 422: lost the race for the order
+                    self.say(f"{script.case_id} not opened: {response.status_code} {response.text[:300]}")
                 return None
             if time.monotonic() > deadline:
                 return None
             await self._pause(2)
         fresh = view is not None
         next_step = 0
+        # Polling costs the worker a query each; with many cases, look less often (the deadlines
+        # a scripted step must beat are 90 s and more).
+        step_poll = 2 + self.config.cases / 250
+        # Waiting for the case to move by itself: rarer still when the deadlines are longer (at
+        # most 30 s, which bounds how late the drain time can see a case end).
+        idle_poll = min(30.0, (6 + self.config.cases / 100) * max(1.0, self.scale / 2))
         while time.monotonic() < deadline:
             if not fresh:
                 response = await self._call("GET", f"/v1/cases/{script.ref}", "oncall")
@@ -269,6 +375,8 @@ class Harness:
             assert view is not None
             state = view.get("state")
             if state in TERMINAL:
+                now = time.monotonic()
+                self.last_case_end = max(self.last_case_end or now, now)
                 return view
             # A command whose answer was lost may have gone through: skip to the step of this state.
             if next_step < len(script.steps) and script.steps[next_step].when != state:
@@ -285,7 +393,7 @@ class Harness:
                 await self._pause(1)
                 continue
             # Nothing to do until the case moves by itself (a deadline, the payment, a scan).
-            await self._pause(2 if next_step < len(script.steps) else 6)
+            await self._pause(step_poll if next_step < len(script.steps) else idle_poll)
         return view
 
     async def _do(self, script: Script, step: Step, view: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
@@ -293,17 +401,21 @@ class Harness:
         tracking = view.get("return_tracking") or script.tracking
         if step.actor == "courier":
             carrier = step.payload["carrier"]
+            # Registering a known parcel and moving it to the status it has are harmless repeats,
+            # so a call without an answer is simply made again after the next look.
             if step.action == "picked_up":
-                r = await self.sandbox.post("/courier/parcels", json={"carrier": carrier, "tracking_number": tracking})
-            else:
-                r = await self.sandbox.post(
-                    f"/courier/parcels/{carrier}/{tracking}/advance", json={"status": step.action}
+                r = await self._sandbox_call(
+                    "POST", "/courier/parcels", {"carrier": carrier, "tracking_number": tracking}
                 )
-            return r.status_code in (200, 201, 409), None
+            else:
+                r = await self._sandbox_call(
+                    "POST", f"/courier/parcels/{carrier}/{tracking}/advance", {"status": step.action}
+                )
+            return r is not None and r.status_code in (200, 201, 409), None
         if step.actor == "harness":  # clear_refusal
             self.refused.discard(script.case_id)
-            r = await self.sandbox.post("/payments/faults", json={"refuse_case_ids": sorted(self.refused)})
-            return r.status_code == 200, None
+            r = await self._sandbox_call("POST", "/payments/faults", {"refuse_case_ids": sorted(self.refused)})
+            return r is not None and r.status_code == 200, None
         payload = dict(step.payload)
         if step.action == "submit_return_shipment":
             payload["tracking_number"] = script.tracking
@@ -322,7 +434,7 @@ class Harness:
     async def _final_view(self, ref: str) -> tuple[int | None, dict[str, Any] | None]:
         """The status of the last look and the view (``None`` if there was none)."""
         status: int | None = None
-        for _ in range(4):
+        for _ in range(15):
             response = await self._call("GET", f"/v1/cases/{ref}", "oncall")
             status = None if response is None else response.status_code
             if response is not None and response.status_code == 200:
@@ -335,15 +447,21 @@ class Harness:
     # ------------------------------------------------------------------------------ chaos
 
     def _window(self) -> float:
-        return self.config.chaos_window or min(180.0, 20.0 + self.config.cases * 0.6)
+        return self.config.chaos_window or min(300.0, 20.0 + self.config.cases * 0.3)
+
+    def _schedule(self) -> list[tuple[float, str]]:
+        """When each fault happens: seconds after the start, and which process it kills."""
+        c, window = self.config, self._window()
+        events = [(self.rng.uniform(5, window), "worker") for _ in range(c.kills)]
+        # Server kills spread evenly, so that the server is not down twice in a row.
+        events += [(window * (i + self.rng.uniform(0.3, 0.7)) / c.server_kills, "temporal") for i in range(c.server_kills)]
+        events += [(self.rng.uniform(5, window), "api") for _ in range(c.api_kills)]
+        events += [(self.rng.uniform(5, window), "sandbox") for _ in range(c.sandbox_kills)]
+        return sorted(events)
 
     async def _chaos(self, stack: DevStack, deadline: float) -> None:
-        """Kill the worker at random moments (and the server once); restart what dies on its own."""
-        window = self._window()
-        events: list[tuple[float, str]] = [(self.rng.uniform(5, window), "worker") for _ in range(self.config.kills)]
-        if self.config.server_kill:
-            events.append((window * self.rng.uniform(0.35, 0.65), "server"))
-        events.sort()
+        """Kill the processes at their moments, one at a time; restart what dies on its own."""
+        events = self._schedule()
         begin = time.monotonic()
         while True:
             await asyncio.sleep(0.5)
@@ -352,8 +470,13 @@ class Harness:
                 _, what = events.pop(0)
                 if what == "worker":
                     await self._kill_worker(stack)
-                else:
+                elif what == "temporal":
                     await self._kill_server(stack)
+                elif what == "api":
+                    await self._kill_api(stack)
+                else:
+                    await self._kill_sandbox(stack)
+                self.last_fault_end = time.monotonic()
 
     def _child(self, stack: DevStack, name: str) -> Child:
         return next(c for c in stack.children if c.name == name)
@@ -363,11 +486,15 @@ class Harness:
             child.log.close()
         child.start(stack.env())  # from the event loop's thread: PR_SET_PDEATHSIG follows the thread
 
+    async def _sigkill(self, stack: DevStack, name: str) -> Child:
+        child = self._child(stack, name)
+        self.down.add(name)
+        child.signal(signal.SIGKILL)
+        await asyncio.to_thread(_reap, child)
+        return child
+
     async def _kill_worker(self, stack: DevStack) -> None:
-        worker = self._child(stack, "worker")
-        self.down.add("worker")
-        worker.signal(signal.SIGKILL)
-        await asyncio.to_thread(_reap, worker)
+        worker = await self._sigkill(stack, "worker")
         self.worker_kills += 1
         downtime = self.rng.uniform(1, 5)
         self.say(f"SIGKILL worker (kill {self.worker_kills}); restarting in {downtime:.1f}s")
@@ -376,12 +503,9 @@ class Harness:
         self.down.discard("worker")
 
     async def _kill_server(self, stack: DevStack) -> None:
-        temporal = self._child(stack, "temporal")
-        self.down.add("temporal")
-        temporal.signal(signal.SIGKILL)
-        await asyncio.to_thread(_reap, temporal)
+        temporal = await self._sigkill(stack, "temporal")
         self.server_kills += 1
-        self.say("SIGKILL temporal dev server; restarting it on the same SQLite file")
+        self.say(f"SIGKILL temporal dev server (kill {self.server_kills}); restarting it on the same SQLite file")
         await asyncio.sleep(self.rng.uniform(1, 4))
         self._restart(stack, temporal)
         began = time.monotonic()
@@ -392,14 +516,42 @@ class Harness:
         self.down.discard("temporal")
         self.say(f"temporal back after {time.monotonic() - began:.1f}s")
         # The API must become ready again by itself (its client reconnects).
+        await self._until_answers("API", "/readyz", self.api)
+
+    async def _kill_api(self, stack: DevStack) -> None:
+        api = await self._sigkill(stack, "api")
+        self.api_kills += 1
+        downtime = self.rng.uniform(1, 4)
+        self.say(f"SIGKILL API (kill {self.api_kills}); restarting in {downtime:.1f}s")
+        await asyncio.sleep(downtime)
+        self._restart(stack, api)
+        self.down.discard("api")
+        await self._until_answers("API", "/readyz", self.api)
+
+    async def _kill_sandbox(self, stack: DevStack) -> None:
+        # The sandbox counts faults from zero when it starts again: keep what this run counted.
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+            self.counters_before.update((await self.sandbox.get("/payments/faults", timeout=5)).json()["counters"])
+        sandbox = await self._sigkill(stack, "sandbox")
+        self.sandbox_kills += 1
+        downtime = self.rng.uniform(1, 4)
+        self.say(f"SIGKILL sandbox (kill {self.sandbox_kills}); restarting it on its database in {downtime:.1f}s")
+        await asyncio.sleep(downtime)
+        self._restart(stack, sandbox)
+        self.down.discard("sandbox")
+        if await self._until_answers("sandbox", "/healthz", self.sandbox):
+            await self._set_faults()  # its faults are run-time settings, gone with the process
+
+    async def _until_answers(self, name: str, path: str, http: httpx.AsyncClient, within: float = 60.0) -> bool:
         began = time.monotonic()
-        while time.monotonic() - began < 60:
+        while time.monotonic() - began < within:
             with contextlib.suppress(httpx.HTTPError):
-                if (await self.api.get("/readyz")).status_code == 200:
-                    self.say(f"API ready again after {time.monotonic() - began:.1f}s")
-                    return
+                if (await http.get(path, timeout=5)).status_code == 200:
+                    self.say(f"{name} ready again after {time.monotonic() - began:.1f}s")
+                    return True
             await asyncio.sleep(0.5)
-        self.findings.append("the API did not become ready within 60 s after the dev server came back")
+        self.findings.append(f"the {name} did not answer {path} within {within:.0f} s after a restart")
+        return False
 
     async def _watchdog(self, stack: DevStack) -> None:
         for child in stack.children:
@@ -413,6 +565,8 @@ class Harness:
             self.findings.append(finding)
             self.say("FINDING: " + finding)
             self._restart(stack, child)
+            if child.name == "sandbox" and await self._until_answers("sandbox", "/healthz", self.sandbox):
+                await self._set_faults()
 
     async def _ensure_up(self, stack: DevStack) -> None:
         await self._watchdog(stack)
@@ -451,13 +605,26 @@ class Harness:
         paid_total = {s.order_key: s.paid_total for s in scripts}
         results: list[CaseResult] = []
         losses = duplicates = 0
+        groups: dict[str, list[CaseResult]] = defaultdict(list)
         for s in scripts:
             r = CaseResult(s.case_id, s.kind, s.expected_state, s.expected_refund, s.expected_reimbursement)
+            r.group = s.group
             view = views.get(s.case_id)
             paid = payouts_by_case.get(s.case_id, [])
             r.payouts, r.paid = len(paid), sum(int(p["amount"]) for p in paid)
             r.ledger_refund = sum(int(p["refund"]) for p in paid)
             r.ledger_reimbursement = sum(int(p["reimbursement"]) for p in paid)
+            duplicates += max(0, r.payouts - 1)
+            if s.group is not None:
+                groups[s.group].append(r)
+                if view is None:
+                    r.opened = False
+                    if self.not_opened.get(s.case_id) != 422:
+                        r.problems.append(f"never opened (last answer {self.not_opened.get(s.case_id)}), not refused")
+                    if r.payouts:
+                        r.problems.append(f"{r.payouts} payouts for a case that was never opened")
+                    results.append(r)
+                    continue
             if view is None:
                 losses += 1
                 r.problems.append("lost: no such case")
@@ -474,32 +641,42 @@ class Harness:
                     r.problems.append(
                         f"state {r.state} (waiting on {view.get('waiting_on')}), expected {s.expected_state}"
                     )
-                if s.expected_payout and (r.refund, r.reimbursement) != (s.expected_refund, s.expected_reimbursement):
+                if (
+                    s.group is None
+                    and s.expected_payout
+                    and (r.refund, r.reimbursement) != (s.expected_refund, s.expected_reimbursement)
+                ):
                     r.problems.append(
                         f"view refund {r.refund}+{r.reimbursement}, expected "
                         f"{s.expected_refund}+{s.expected_reimbursement}"
                     )
             expected_count = 1 if s.expected_payout else 0
-            duplicates += max(0, r.payouts - 1)
             if r.payouts > expected_count:
                 r.problems.append(f"{r.payouts} payouts, expected {expected_count}")
             elif r.payouts < expected_count:
                 r.problems.append("never paid")
-            if (r.ledger_refund, r.ledger_reimbursement) != (s.expected_refund, s.expected_reimbursement):
+            if s.group is None and (r.ledger_refund, r.ledger_reimbursement) != (
+                s.expected_refund,
+                s.expected_reimbursement,
+            ):
                 r.problems.append(
                     f"ledger paid {r.ledger_refund}+{r.ledger_reimbursement}, expected "
                     f"{s.expected_refund}+{s.expected_reimbursement}"
                 )
             results.append(r)
+        multi = self._check_orders(groups, refund_by_order) if groups else None
         over = [k for k, v in refund_by_order.items() if v > paid_total.get(k, 0)]
         ours = {s.case_id for s in scripts}
+        drain = None
+        if self.last_case_end is not None and all(r.state in TERMINAL for r in results if r.opened):
+            drain = max(0.0, self.last_case_end - (self.last_fault_end or self.started))
         return HarnessResult(
             cases=results,
             payouts=sum(len(v) for k, v in payouts_by_case.items() if k in ours),
             duplicates=duplicates,
             losses=losses,
             over_refunds=len(over),
-            wrong_outcomes=sum(1 for r in results if not r.ok),
+            wrong_outcomes=sum(1 for r in results if not r.ok) + (len(multi.problems) if multi else 0),
             unreadable_views=len(self.unreadable),
             nondeterministic_runs=len(self.nondeterministic_runs),
             worker_kills=self.worker_kills,
@@ -507,7 +684,78 @@ class Harness:
             fault_counters=counters,
             findings=self.findings,
             elapsed=time.monotonic() - self.started,
+            api_kills=self.api_kills,
+            sandbox_kills=self.sandbox_kills,
+            multi=multi,
+            api_5xx=dict(self.api_5xx),
+            unanswered=dict(self.unanswered),
+            last_fault_at=None if self.last_fault_end is None else self.last_fault_end - self.started,
+            drain_seconds=drain,
         )
+
+    def _check_orders(self, groups: dict[str, list[CaseResult]], refund_by_order: dict[str, int]) -> MultiSummary:
+        """Per multi-case order: as many cases opened as it has units (the rest refused with 422),
+        each opened one paid once, and refunds adding up to exactly what was paid."""
+        problems: list[str] = []
+        twice = exactly = 0
+        for order, cases in sorted(groups.items()):
+            opened = [c for c in cases if c.opened]
+            should_open = min(len(cases), MULTI_QUANTITY)
+            if len(opened) != should_open:
+                problems.append(f"order {order}: {len(opened)} of {len(cases)} cases opened, expected {should_open}")
+            if sum(1 for c in cases if c.payouts) > MULTI_QUANTITY:
+                twice += 1
+                problems.append(f"order {order}: more cases paid than the order has units")
+            expected = cases[0].expected_refund  # the order's paid total
+            if refund_by_order.get(order, 0) == expected:
+                exactly += 1
+            else:
+                problems.append(f"order {order}: refunds add up to {refund_by_order.get(order, 0)}, paid {expected}")
+        return MultiSummary(
+            orders=len(groups),
+            cases=sum(len(c) for c in groups.values()),
+            opened=sum(1 for cases in groups.values() for c in cases if c.opened),
+            refused_at_open=sum(1 for cases in groups.values() for c in cases if not c.opened),
+            quantity_claimed_twice=twice,
+            paid_exactly=exactly,
+            problems=problems,
+        )
+
+
+def scaled_policy(source: Path, factor: float, target: Path) -> Path:
+    """A copy of the policy file with every duration of ``[deadlines]`` and ``[reminders]``
+    multiplied by ``factor`` (and its version marked), written to ``target``."""
+    import tomllib
+
+    from domain.durations import format_duration, parse_duration
+
+    def scale(value: Any) -> Any:
+        if isinstance(value, list):
+            return [scale(v) for v in value]
+        return format_duration(parse_duration(value) * factor)
+
+    document = tomllib.loads(source.read_text(encoding="utf-8"))
+    lines = [f'version = "{document.get("version", "policy")}-x{factor:g}"']
+    for table, values in document.items():
+        if not isinstance(values, dict):
+            continue
+        lines += ["", f"[{table}]"]
+        for key, value in values.items():
+            if table in ("deadlines", "reminders"):
+                value = scale(value)
+            lines.append(f"{key} = {_toml(value)}")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
 
 
 def _reap(child: Child) -> None:
@@ -524,42 +772,72 @@ async def _temporal_answers(address: str) -> bool:
         return False
 
 
+def _outcome(c: CaseResult) -> str:
+    return (c.state or "missing") if c.opened else "refused at opening"
+
+
 def report(result: HarnessResult) -> str:
-    """The figures: one row per script kind, the totals, the faults and the problems."""
+    """The figures: one row per script kind, the multi-case orders, the faults, the API's 5xx,
+    the drain time, and the problems."""
     rows = []
     kinds: dict[str, list[CaseResult]] = defaultdict(list)
     for c in result.cases:
         kinds[c.kind].append(c)
     for kind, cases in sorted(kinds.items()):
+        # A multi-case order's expected amount is the order's, carried by each of its cases.
+        expected = {c.group or c.case_id: c.expected_refund + c.expected_reimbursement for c in cases}
         rows.append(
             [
                 kind,
                 len(cases),
-                cases[0].expected_state,
-                ", ".join(f"{k} {v}" for k, v in sorted(Counter(c.state or "missing" for c in cases).items())),
+                cases[0].expected_state + (" / refused" if cases[0].group else ""),
+                ", ".join(f"{k} {v}" for k, v in sorted(Counter(_outcome(c) for c in cases).items())),
                 sum(c.payouts for c in cases),
                 render.money(sum(c.paid for c in cases), "CNY"),
-                render.money(sum(c.expected_refund + c.expected_reimbursement for c in cases), "CNY"),
+                render.money(sum(expected.values()), "CNY"),
                 sum(1 for c in cases if c.ok),
             ]
         )
     lines = [render.table(rows, ["script", "cases", "expected", "outcomes", "payouts", "paid", "expected paid", "ok"])]
     lines.append("")
     lines.append(
-        f"cases {len(result.cases)}  by outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(result.by_outcome.items()))
+        f"cases {len(result.cases)}  by outcome: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(Counter(_outcome(c) for c in result.cases).items()))
     )
     lines.append(
         f"payouts {result.payouts}  duplicates={result.duplicates}  losses={result.losses}  "
         f"over_refunds={result.over_refunds}  wrong_outcomes={result.wrong_outcomes}"
     )
+    m = result.multi
+    if m is not None:
+        lines.append(
+            f"multi-case orders {m.orders} ({m.cases} cases): opened {m.opened}, refused at opening "
+            f"{m.refused_at_open}, paid exactly the order's total {m.paid_exactly}/{m.orders}, "
+            f"quantity_claimed_twice={m.quantity_claimed_twice}"
+        )
     lines.append(f"unreadable_views={result.unreadable_views}  nondeterministic_runs={result.nondeterministic_runs}")
+    lines.append(
+        "API 5xx by status: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(result.api_5xx.items())) or "none")
+        + "   no answer (timeout, connection refused or cut): "
+        + (", ".join(f"{k} {v}" for k, v in sorted(result.unanswered.items())) or "none")
+    )
     lines.append("faults injected: " + ", ".join(f"{k} {v}" for k, v in result.fault_counters.items()))
-    lines.append(f"kills: worker {result.worker_kills}, server {result.server_kills}   elapsed {result.elapsed:.0f}s")
+    lines.append(
+        f"kills: worker {result.worker_kills}, server {result.server_kills}, API {result.api_kills}, "
+        f"sandbox {result.sandbox_kills}   elapsed {result.elapsed:.0f}s"
+    )
+    if result.last_fault_at is not None:
+        drained = "not drained" if result.drain_seconds is None else f"{result.drain_seconds:.0f}s"
+        lines.append(f"last fault over at +{result.last_fault_at:.0f}s; every case ended {drained} after it")
     for c in result.cases:
         if not c.ok:
             lines.append(f"  PROBLEM {c.case_id} ({c.kind}): " + "; ".join(c.problems))
         if c.unreadable is not None:
             lines.append(f"  UNREADABLE {c.case_id} ({c.kind}): GET /v1/cases answered {c.unreadable} at the end")
+    if m is not None:
+        for problem in m.problems:
+            lines.append(f"  PROBLEM {problem}")
     for f in result.findings:
         lines.append(f"  FINDING {f}")
     verdict = "PASS" if result.ok else ("FAIL (money and outcomes fine)" if result.money_ok else "FAIL")

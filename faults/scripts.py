@@ -41,6 +41,11 @@ class Script:
     expected_refund: int = 0
     expected_reimbursement: int = 0
     refuse_payment: bool = False
+    #: Cases of one multi-case order share a group (the order key) and open at the same moment;
+    #: their outcome is checked per order (which of them wins the race is not decided here).
+    group: str | None = None
+    #: Seconds after the start at which the case is opened.
+    open_at: float = 0.0
 
     @property
     def case_id(self) -> str:
@@ -68,17 +73,25 @@ class Script:
         return "RT" + self.case_id.replace("-", "")[-20:]
 
 
-def _order(order_id: str, *, unit_price: int, shipping_fee: int, delivered_days_ago: int = 2) -> dict[str, Any]:
+def _order(
+    order_id: str,
+    *,
+    unit_price: int,
+    shipping_fee: int,
+    delivered_days_ago: int = 2,
+    quantity: int = 1,
+    discount: int = 0,
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {
         "order_id": order_id,
         "shop_id": "shop-1",
         "buyer_id": BUYER,
         "currency": "CNY",
-        "paid_total": unit_price + shipping_fee,
+        "paid_total": quantity * unit_price + shipping_fee - discount,
         "shipping_fee": shipping_fee,
         "free_shipping": shipping_fee == 0,
-        "items": [{"sku": "sku-1", "title": "Kettle", "quantity": 1, "unit_price": unit_price}],
+        "items": [{"sku": "sku-1", "title": "Kettle", "quantity": quantity, "unit_price": unit_price}],
         "guarantees": [
             {"kind": "no_reason_return", "days": 7},
             {"kind": "exchange", "days": 15},
@@ -227,9 +240,67 @@ def make_script(kind: str, case_id: str, rng: random.Random) -> Script:
     raise ValueError(f"unknown script kind {kind!r}")
 
 
-def make_scripts(count: int, seed: int, run_id: str) -> list[Script]:
-    """``count`` cases cycling through every kind (so every type and path appears), shuffled."""
+#: Units of sku-1 on a multi-case order: two or three cases each claim one, so with three the
+#: ledger must refuse one of them at opening.
+MULTI_QUANTITY = 2
+MULTI_KINDS = ("multi_approve", "multi_ignored")
+
+
+def make_multi_order(kind: str, order_id: str, case_ids: list[str], rng: random.Random) -> list[Script]:
+    """Cases of one order (sku-1 x 2, a discount so that the refund ceiling binds), each claiming
+    one unit with a seller-responsible refund-only request, opened at the same moment. Whichever
+    wins, the order's refunds must add up to exactly what was paid and no more than two may open.
+    ``expected_*`` here are for the order, on each case; :func:`order_expectation` reads them."""
+    unit_price = rng.randrange(20, 400) * 100
+    shipping_fee = rng.choice([0, 600, 1000])
+    discount = rng.choice([0, unit_price // 4])
+    order = _order(
+        order_id, unit_price=unit_price, shipping_fee=shipping_fee, quantity=MULTI_QUANTITY, discount=discount
+    )
+    steps = [Step("awaiting_merchant_decision", MERCHANT, "approve")] if kind == "multi_approve" else []
+    return [
+        Script(
+            kind,
+            {
+                "case_id": case_id,
+                "order": order,
+                "items": [{"sku": "sku-1", "quantity": 1}],
+                "type": "refund_only",
+                "reason": "quality_issue",
+                "description": "does not switch off",
+            },
+            list(steps),
+            "refunded",
+            expected_refund=int(order["paid_total"]),  # for the whole order
+            group=f"shop-1/{order_id}",
+        )
+        for case_id in case_ids
+    ]
+
+
+def make_scripts(count: int, seed: int, run_id: str, multi_share: float = 0.0) -> list[Script]:
+    """``count`` cases: about ``multi_share`` of them on orders of two or three cases (see
+    :func:`make_multi_order`), the rest one per order cycling through every kind (so every type
+    and path appears), shuffled."""
     rng = random.Random(seed)
-    kinds = [KINDS[i % len(KINDS)] for i in range(count)]
+    multi_cases = int(count * multi_share)
+    sizes: list[int] = []
+    while sum(sizes) < multi_cases:
+        sizes.append(min(rng.choice([2, 3]), multi_cases - sum(sizes)))
+    if sizes and sizes[-1] < 2:  # a lone leftover case gets an order of its own
+        sizes.pop()
+    single = count - sum(sizes)
+    kinds = [KINDS[i % len(KINDS)] for i in range(single)]
     rng.shuffle(kinds)
-    return [make_script(kind, f"f{run_id}-{i:04d}", rng) for i, kind in enumerate(kinds)]
+    scripts = [make_script(kind, f"f{run_id}-{i:04d}", rng) for i, kind in enumerate(kinds)]
+    index = single
+    for g, size in enumerate(sizes):
+        ids = [f"f{run_id}-{index + j:04d}" for j in range(size)]
+        index += size
+        scripts += make_multi_order(MULTI_KINDS[g % len(MULTI_KINDS)], f"om{run_id}-{g:04d}", ids, rng)
+    spread = count / 5  # seconds over which the cases open (about the stack's opening rate here)
+    opening: dict[str, float] = {}
+    for script in scripts:
+        key = script.group or script.case_id
+        script.open_at = opening.setdefault(key, rng.uniform(0, spread))
+    return scripts

@@ -28,6 +28,7 @@ from http_api.bodies import read_object
 from http_api.context import Service, State, TemporalClient
 from http_api.observability import count_case_opened
 from http_api.problems import (
+    UNAVAILABLE_RESPONSES,
     ApiError,
     ConflictProblem,
     ForbiddenProblem,
@@ -56,7 +57,10 @@ CaseIdPath = Annotated[
 #: Callers bound to one shop (their principal's ``shop_id``); a bare case id is in that shop.
 SHOP_SCOPED = frozenset({Role.STAFF, Role.SUPERVISOR, Role.SYSTEM})
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "no or unknown token"}}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no or unknown token"},
+    **UNAVAILABLE_RESPONSES,  # every route with a token needs the case engine
+}
 BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "body too large"},
     415: {"model": Problem, "description": "body is not JSON"},

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from temporalio.client import Client
 
 from http_api.auth import JwtVerifier, TokenBook
-from http_api.problems import ApiError
+from http_api.problems import dependency_fault
 from http_api.visibility import PageTokens
 from runtime.cases import CaseService
 from runtime.settings import Settings
@@ -37,14 +37,14 @@ def api_state(request: Request) -> ApiState:
 def case_service(request: Request) -> CaseService:
     service = api_state(request).service
     if service is None:
-        raise ApiError(503, "not connected to Temporal yet; retry shortly")
+        raise dependency_fault(503, "not connected to Temporal yet; retry shortly", may_have_applied=False)
     return service
 
 
 def temporal_client(request: Request) -> Client:
     client = api_state(request).client
     if client is None:
-        raise ApiError(503, "not connected to Temporal yet; retry shortly")
+        raise dependency_fault(503, "not connected to Temporal yet; retry shortly", may_have_applied=False)
     return client
 
 

@@ -27,7 +27,7 @@ from activities.parcels import deliver_scan
 from http_api.bodies import read_object
 from http_api.cases import BODY_RESPONSES, body_doc
 from http_api.context import State, case_service, temporal_client
-from http_api.problems import ApiError, Problem, field_errors, invalid
+from http_api.problems import UNAVAILABLE_RESPONSES, ApiError, Problem, field_errors, invalid
 from http_api.schemas import CourierAck, CourierEvent
 from http_api.visibility import cases_with_tracking
 from runtime.settings import Settings
@@ -76,7 +76,11 @@ def _check_signature(settings: Settings, raw: bytes, presented: str | None, time
     status_code=202,
     response_model=CourierAck,
     summary="A parcel event from the courier (HMAC-signed)",
-    responses={401: {"model": Problem, "description": "missing or wrong X-Signature"}, **BODY_RESPONSES},
+    responses={
+        401: {"model": Problem, "description": "missing or wrong X-Signature"},
+        **BODY_RESPONSES,
+        **UNAVAILABLE_RESPONSES,
+    },
     openapi_extra=body_doc("CourierEvent", required=True),
 )
 async def courier_event(

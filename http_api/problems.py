@@ -6,8 +6,9 @@
 409  wrong state, stale expected_version, a passed deadline, a case_id reused for another body
 413  body over the size limit;  415  body not JSON
 422  invalid body or query, bad payload, ineligible request (``errors`` name each field)
-500  an engine failure or a bug (JSON too; details in the log)
-503  Temporal unreachable (504: too slow); retry
+500  a bug (JSON too; details in the log), never a fault of a dependency
+503  Temporal unreachable, overloaded or failing (504: too slow): ``Retry-After`` and
+     ``may_have_applied`` (true: read the case before retrying the command)
 """
 
 from __future__ import annotations
@@ -110,25 +111,82 @@ def refusal_status(kind: str) -> int:
     return 500
 
 
-_TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED}
+#: Seconds a client should wait before retrying after a 503 or 504 (``Retry-After``).
+RETRY_AFTER_SECONDS = 2
+
+#: Statuses that mean our own call was wrong (a bug: 500). Every other status is the engine's
+#: fault (unreachable, overloaded, restarting, a connection cut mid-call, no worker polling:
+#: FAILED_PRECONDITION "no poller seen for task queue recently"): 503, retry.
+_OUR_BUG = {
+    RPCStatusCode.INVALID_ARGUMENT,
+    RPCStatusCode.OUT_OF_RANGE,
+    RPCStatusCode.UNIMPLEMENTED,
+    RPCStatusCode.ALREADY_EXISTS,
+    RPCStatusCode.NOT_FOUND,
+}
 
 
 #: What a client must do when a command's outcome is unknown (a timeout after it was sent).
 OUTCOME_UNKNOWN = "the case engine did not answer in time; the command may or may not have been applied: read the case, then retry if it did not change"
+UNAVAILABLE = "the case engine is not reachable right now; retry shortly"
+UNAVAILABLE_MAYBE_APPLIED = (
+    "the case engine is not reachable right now; the command may or may not have been applied: "
+    "read the case, then retry if it did not change"
+)
 
 
-def engine_failure(err: RPCError) -> ApiError:
-    """A Temporal call that failed for reasons of its own (not the caller's input)."""
-    if err.status == RPCStatusCode.CANCELLED and "timeout" in err.message.lower():
+def dependency_fault(status: int, detail: str, *, may_have_applied: bool) -> ApiError:
+    """A 503/504: a dependency failed, not the request. ``may_have_applied`` tells the client
+    whether to read the case before retrying (a command that reached the engine may have run)."""
+    return ApiError(
+        status, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, may_have_applied=may_have_applied
+    )
+
+
+def engine_failure(err: RPCError, *, writes: bool = True) -> ApiError:
+    """A Temporal call that failed for reasons of its own (not the caller's input).
+
+    ``writes``: the request may change something (any method but GET and HEAD); a failed read
+    never applied anything."""
+    timed_out = err.status == RPCStatusCode.DEADLINE_EXCEEDED or (
+        err.status == RPCStatusCode.CANCELLED and "timeout" in err.message.lower()
+    )
+    if timed_out:
         # The SDK's own RPC timeout (rpc_timeout) surfaces as CANCELLED "Timeout expired".
         log.warning("Temporal call timed out: %s", err.message)
-        return ApiError(504, OUTCOME_UNKNOWN)
-    if err.status in _TRANSIENT:
-        log.warning("Temporal call failed: %s (%s)", err.message, err.status)
-        status = 504 if err.status == RPCStatusCode.DEADLINE_EXCEEDED else 503
-        return ApiError(status, "the case engine is not reachable right now; retry shortly")
-    log.error("unexpected Temporal error: %s (%s)", err.message, err.status)
-    return ApiError(500, "the case engine failed; operators have the details")
+        return dependency_fault(504, OUTCOME_UNKNOWN if writes else UNAVAILABLE, may_have_applied=writes)
+    if err.status in _OUR_BUG:
+        log.error("unexpected Temporal error: %s (%s)", err.message, err.status)
+        return ApiError(500, "the case engine failed; operators have the details")
+    log.warning("Temporal call failed: %s (%s)", err.message, err.status)
+    # Overloaded (RESOURCE_EXHAUSTED) is refused before anything runs; any other failure of a
+    # command may have come after the engine took it.
+    applied = writes and err.status != RPCStatusCode.RESOURCE_EXHAUSTED
+    return dependency_fault(503, UNAVAILABLE_MAYBE_APPLIED if applied else UNAVAILABLE, may_have_applied=applied)
+
+
+def _writes(request: Request) -> bool:
+    return request.method not in ("GET", "HEAD")
+
+
+class UnavailableProblem(Problem):
+    may_have_applied: bool = Field(
+        description="true: a command may have been applied before the failure; read the case before retrying it"
+    )
+
+
+#: The answers of every route that needs the case engine, for ``responses=`` (OpenAPI).
+UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": UnavailableProblem,
+        "description": "the case engine is unreachable or overloaded; retry after Retry-After seconds "
+        "(read the case first if may_have_applied)",
+    },
+    504: {
+        "model": UnavailableProblem,
+        "description": "the case engine did not answer in time; as 503",
+    },
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,13 +203,14 @@ def install(app: FastAPI) -> None:
         return invalid(field_errors(exc, strip=("body", "query", "path", "header")), "request").response()
 
     @app.exception_handler(RPCError)
-    async def _rpc(_: Request, exc: RPCError) -> JSONResponse:
-        return engine_failure(exc).response()
+    async def _rpc(request: Request, exc: RPCError) -> JSONResponse:
+        return engine_failure(exc, writes=_writes(request)).response()
 
     @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
-    async def _update_timeout(_: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
+    async def _update_timeout(request: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
         log.warning("command timed out waiting for the case engine: %s", exc)
-        return ApiError(504, OUTCOME_UNKNOWN).response()
+        writes = _writes(request)
+        return dependency_fault(504, OUTCOME_UNKNOWN if writes else UNAVAILABLE, may_have_applied=writes).response()
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

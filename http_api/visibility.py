@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from domain.models import CaseState, CaseType, WaitingOn
-from http_api.problems import ApiError, invalid
+from http_api.problems import dependency_fault, invalid
 from http_api.schemas import CaseSummary
 from workflows import search_attributes as sa
 from workflows.ids import CaseRef
@@ -166,7 +166,9 @@ async def list_page(
         async with asyncio.timeout(LIST_TIMEOUT.total_seconds() * 2):
             await executions.fetch_next_page()
     except TimeoutError:
-        raise ApiError(504, "listing cases took too long; narrow the filter or retry") from None
+        raise dependency_fault(
+            504, "listing cases took too long; narrow the filter or retry", may_have_applied=False
+        ) from None
     next_token = tokens.seal(query, executions.next_page_token) if tokens else None
     return list(executions.current_page or []), next_token
 

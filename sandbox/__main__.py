@@ -2,7 +2,7 @@
 
     python -m sandbox --host 127.0.0.1 --port 8700 \\
         --webhook-url http://127.0.0.1:8000/v1/courier/events --webhook-secret dev-courier-secret \\
-        [--state-file .sandbox/state.json] [--auto-advance-seconds 20] [--fail-rate 0.2 --seed 7 ...]
+        [--state-file .sandbox/state.db] [--auto-advance-seconds 20] [--fail-rate 0.2 --seed 7 ...]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("COURIER_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
         help="HMAC key for X-Signature (default: $COURIER_WEBHOOK_SECRET or the dev secret)",
     )
-    parser.add_argument("--state-file", help="keep payouts, messages and parcels in this JSON file")
+    parser.add_argument("--state-file", help="keep payouts, messages and parcels in this SQLite database (created if missing)")
     parser.add_argument("--auto-advance-seconds", type=float, help="parcels move one step every N seconds")
     faults = parser.add_argument_group("payment faults (also settable at run time: POST /payments/faults)")
     faults.add_argument("--seed", type=int, default=0)

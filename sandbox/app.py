@@ -50,6 +50,7 @@ class Sandbox:
 
     async def aclose(self) -> None:
         await self.courier.aclose()
+        self.store.close()
 
 
 def create_app(
@@ -65,7 +66,7 @@ def create_app(
     """Build the sandbox.
 
     ``webhook_url``/``webhook_secret``: where and how courier events are pushed (none: no push).
-    ``state_file``: keep payouts, messages and parcels in this JSON file across restarts.
+    ``state_file``: keep payouts, messages and parcels in this SQLite database across restarts.
     ``faults``: the payment provider's start-up faults (``POST /payments/faults`` changes them).
     ``auto_advance_seconds``: parcels move one step by themselves every N seconds.
     ``webhook_transport``: an httpx transport for the webhook client (tests capture pushes with it).
@@ -108,7 +109,7 @@ def create_app(
 
     @app.post("/reset", tags=["sandbox"])
     async def reset() -> dict[str, bool]:
-        """Clear every record (and the state file); faults back to their start-up values."""
+        """Clear every record (in the database too); faults back to their start-up values."""
         await sandbox.reset()
         return {"ok": True}
 

@@ -132,8 +132,7 @@ class Courier:
             status=status,
             occurred_at=(occurred_at or datetime.now(UTC)).isoformat(),
         )
-        self._store.parcels[key] = parcel
-        self._store.save()
+        self._store.put_parcel(parcel)
         self._start_auto(key)
         return parcel
 

@@ -33,9 +33,7 @@ class NotificationChannel:
             message_id=f"msg-{len(self._store.messages) + 1:06d}",
             received_at=datetime.now(UTC).isoformat(),
         )
-        self._store.messages.append(message)
-        self._store.message_keys[key] = message.message_id
-        self._store.save()
+        self._store.add_message(message)
         return {"accepted": True, "duplicate": False, "message_id": message.message_id}
 
     def inbox(
@@ -47,7 +45,8 @@ class NotificationChannel:
     ) -> list[Message]:
         wanted = {"case_id": case_id, "recipient_role": recipient_role, "recipient_id": recipient_id, "kind": kind}
         filters = {name: value for name, value in wanted.items() if value is not None}
-        return [m for m in self._store.messages if all(getattr(m, name) == value for name, value in filters.items())]
+        candidates = self._store.messages_by_case.get(case_id, []) if case_id is not None else self._store.messages
+        return [m for m in candidates if all(getattr(m, name) == value for name, value in filters.items())]
 
 
 def notify_router(channel: NotificationChannel) -> APIRouter:

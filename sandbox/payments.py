@@ -111,8 +111,7 @@ class PaymentProvider:
             paid_at=datetime.now(UTC).isoformat(),
             request_fingerprint=fingerprint,
         )
-        self._store.payouts[key] = payout
-        self._store.save()
+        self._store.add_payout(payout)
         self.counters.recorded += 1
 
         # Both faults below come after recording: the money moved, the client does not know it.
@@ -128,11 +127,8 @@ class PaymentProvider:
 
     def ledger(self, case_id: str | None = None, order_id: str | None = None) -> dict[str, Any]:
         """Payouts in the order they were recorded, with totals per currency, case and order."""
-        payouts = [
-            p
-            for p in self._store.payouts.values()
-            if (case_id is None or p.case_id == case_id) and (order_id is None or p.order_id == order_id)
-        ]
+        candidates = self._store.payouts_by_case.get(case_id, []) if case_id is not None else self._store.payouts.values()
+        payouts = [p for p in candidates if order_id is None or p.order_id == order_id]
         total: dict[str, int] = defaultdict(int)
         by_case: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         by_order: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -210,7 +210,14 @@ async def test_engine_failures_answer_json(dev_server, tokens_file):
         for error, status in (
             (RPCError("down", RPCStatusCode.UNAVAILABLE, b""), 503),
             (RPCError("slow", RPCStatusCode.DEADLINE_EXCEEDED, b""), 504),
-            (RPCError("odd", RPCStatusCode.INTERNAL, b""), 500),
+            # the engine failing on its side, or the connection cut mid-call: its fault, 503
+            (RPCError("odd", RPCStatusCode.INTERNAL, b""), 503),
+            (RPCError("transport error", RPCStatusCode.UNKNOWN, b""), 503),
+            (RPCError("overloaded", RPCStatusCode.RESOURCE_EXHAUSTED, b""), 503),
+            # a query while the worker is down (found by the fault harness killing the worker)
+            (RPCError("no poller seen for task queue recently, worker may be down", RPCStatusCode.FAILED_PRECONDITION, b""), 503),
+            # a call of ours the engine finds malformed is our bug
+            (RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""), 500),
             # the SDK's rpc_timeout, and an update whose outcome is unknown: 504, never a 500
             (RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""), 504),
             (WorkflowUpdateRPCTimeoutOrCancelledError(), 504),
@@ -220,6 +227,9 @@ async def test_engine_failures_answer_json(dev_server, tokens_file):
             response = await http.get("/v1/cases/shop-1:c-1", headers=headers)
             assert response.status_code == status, error
             assert any(word in response.json()["detail"] for word in ("operators", "retry", "read the case"))
+            if status in (503, 504):
+                assert response.headers["Retry-After"] == "2", error
+                assert response.json()["may_have_applied"] is False, error  # a read applies nothing
 
 
 async def test_before_temporal_is_connected(tokens_file):

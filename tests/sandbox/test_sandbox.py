@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -413,14 +414,20 @@ async def test_reset_stops_auto_advance(make_app, receiver):
 # --------------------------------------------------------------------------------- state file
 
 
+def rows(db: Path, table: str) -> list[dict[str, Any]]:
+    """The records of one table, read from the database file itself (not through the sandbox)."""
+    with sqlite3.connect(db) as conn:
+        return [json.loads(doc) for (doc,) in conn.execute(f"SELECT doc FROM {table}")]
+
+
 async def test_state_file_survives_a_restart(make_app, tmp_path: Path):
-    state_file = tmp_path / "state" / "sandbox.json"
+    state_file = tmp_path / "state" / "sandbox.db"
     async with client_for(make_app(state_file=state_file)) as client:
         created = (await pay(client)).json()
         await client.post("/notify/messages", json=message_body("m1"))
         await client.post("/courier/parcels", json={"carrier": "sf", "tracking_number": "T1", "status": "in_transit"})
-    assert state_file.exists()
-    assert [p.name for p in state_file.parent.iterdir()] == ["sandbox.json"]  # no temporary files left
+    assert [p["payment_id"] for p in rows(state_file, "payouts")] == [created["payment_id"]]
+    assert [p["status"] for p in rows(state_file, "parcels")] == ["in_transit"]
 
     async with client_for(make_app(state_file=state_file)) as client:
         replay = await pay(client)
@@ -428,13 +435,33 @@ async def test_state_file_survives_a_restart(make_app, tmp_path: Path):
         assert (await pay(client, payout_body("k2"))).json()["payment_id"] == "pay-000002"
         assert (await client.post("/notify/messages", json=message_body("m1"))).json()["duplicate"] is True
         assert (await client.get("/courier/parcels/sf/T1")).json()["status"] == "in_transit"
+        assert (await client.post("/courier/parcels/sf/T1/advance")).json()["status"] == "delivered"
 
+        assert [p["status"] for p in rows(state_file, "parcels")] == ["delivered"]  # updated, not appended
         await client.post("/reset")
-    assert json.loads(state_file.read_text())["payouts"] == []
+    assert rows(state_file, "payouts") == [] and rows(state_file, "messages") == []
 
 
 async def test_a_state_file_of_another_format_is_refused(tmp_path: Path):
     state_file = tmp_path / "sandbox.json"
-    state_file.write_text(json.dumps({"version": 99, "payouts": []}))
-    with pytest.raises(ValueError, match="version"):
+    state_file.write_text(json.dumps({"version": 1, "payouts": []}))
+    with pytest.raises(ValueError, match="not a sandbox database.*JSON state file"):
         create_app(state_file=state_file)
+    assert json.loads(state_file.read_text()) == {"version": 1, "payouts": []}  # left as it was
+
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as conn:
+        conn.execute("PRAGMA user_version=99")
+    with pytest.raises(ValueError, match="version 99, expected"):
+        create_app(state_file=newer)
+
+
+async def test_inbox_and_ledger_by_case_come_from_the_index(client):
+    for i in range(3):
+        await client.post("/notify/messages", json=message_body(f"m{i}", case_id=f"c{i % 2}"))
+        await pay(client, payout_body(f"k{i}", case_id=f"c{i % 2}"))
+    inbox = (await client.get("/notify/messages", params={"case_id": "c0"})).json()
+    assert [m["dedupe_key"] for m in inbox["messages"]] == ["m0", "m2"]
+    ledger = (await client.get("/payments/ledger", params={"case_id": "c1"})).json()
+    assert [p["idempotency_key"] for p in ledger["payouts"]] == ["k1"] and ledger["count"] == 1
+    assert (await client.get("/payments/ledger", params={"case_id": "nobody"})).json()["count"] == 0

@@ -9,6 +9,7 @@ import hmac
 import json
 import signal
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def free_port() -> int:
 
 async def test_python_dash_m_sandbox(tmp_path: Path):
     port = free_port()
-    state_file = tmp_path / "sandbox.json"
+    state_file = tmp_path / "sandbox.db"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port),
         "--webhook-url", "http://127.0.0.1:9/unused", "--webhook-secret", "s",
@@ -124,7 +125,9 @@ async def test_python_dash_m_sandbox(tmp_path: Path):
             body = payout_request().provider_body()
             paid = await http.post("/payments/payouts", json=body, headers={"Idempotency-Key": body["idempotency_key"]})
             assert paid.status_code == 201
-        assert json.loads(state_file.read_text())["payouts"][0]["payment_id"] == paid.json()["payment_id"]
+        with sqlite3.connect(state_file) as db:
+            (doc,) = db.execute("SELECT doc FROM payouts").fetchone()
+        assert json.loads(doc)["payment_id"] == paid.json()["payment_id"]
     finally:
         process.terminate()
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=10)

@@ -11,6 +11,9 @@ sent to the served app with a valid token of a rotating role. Each response must
   refusals come from every layer: auth, role, payload, state, engine validators.
 - for a refused ``POST /v1/cases``, leave no case behind under the requested ``case_id``.
 
+A second run sends every operation while the Temporal server is killed: only 503s (with
+``Retry-After``) for what needs the engine, 4xx for what the edge refuses, nothing else.
+
 The examples are the same on every run (``derandomize``), so CI is stable; set
 ``AFTERSALES_FUZZ_RANDOM=1`` to explore fresh, more numerous examples (that is how the
 ``deadline_before`` bug in ``test_bad_input.py`` was found).
@@ -23,13 +26,17 @@ is reported as found (the request is printed) rather than minimized.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import re
+import signal
+import subprocess
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import requests
@@ -44,9 +51,15 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from temporalio.client import Client
+from temporalio.service import RetryConfig
 
+from http_api import create_app
 from http_api.access import ACTION_ROLES
-from tests.api.conftest import WEBHOOK_SECRET, case_body, token, uid
+from runtime.temporal import DATA_CONVERTER, connect, dev_server_args, temporal_cli_path
+from tests.api.conftest import WEBHOOK_SECRET, api_settings, case_body, token, uid
+from tests.sandbox.test_server import free_port
+from tests.support.serve import serve
 
 #: CI runs the same examples every time; ``AFTERSALES_FUZZ_RANDOM=1`` explores new ones (and more of them).
 RANDOM = os.environ.get("AFTERSALES_FUZZ_RANDOM") == "1"
@@ -60,6 +73,10 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
+#: With the engine down: the answers must still be documented (503/504 are), but a schema-invalid
+#: request that the edge does not refuse reaches the engine and gets 503, so no rejection check.
+DOWN_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
+DOWN_EXAMPLES = 20 if RANDOM else 5
 CASE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SETTLED = {"refunding"}  # a state the case leaves by itself (the payout): no before/after comparison
 ENDED = {"refunded", "completed", "closed", "needs_attention"}
@@ -218,3 +235,146 @@ async def test_fuzz_every_operation_from_the_schema(api):
     # The fuzzing reached every layer: the role check, payload validation, the engine's state
     # checks, and commands that went through.
     assert {200, 403, 409, 422} <= seen_statuses, seen_statuses
+
+
+# --------------------------------------------------------------------------------------------
+# The same operations while the Temporal server is down
+
+
+def _dev_server(port: int, db: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [temporal_cli_path(), "server", "start-dev", "--db-filename", db, "--ip", "127.0.0.1", "--port", str(port),
+         "--headless", *dev_server_args(), "--log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def _until(probe: Any, within: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(Exception):
+            if await probe():
+                return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.timeout(300)
+async def test_fuzz_while_temporal_is_down_answers_503_and_no_other_5xx(tokens_file, tmp_path):
+    """Every operation, schema-valid and invalid, while the dev server is killed: a request that
+    needs the engine gets 503 with ``Retry-After`` and ``may_have_applied`` (documented, so the
+    schema checks hold); one refused at the edge keeps its 4xx; no other 5xx. Then the server
+    comes back on its database and the same app is ready again by itself."""
+    port = free_port()
+    db = str(tmp_path / "temporal.db")
+    server = _dev_server(port, db)
+    try:
+        address = f"127.0.0.1:{port}"
+        await _until(lambda: connect(address), 60, "the dev server")
+        # The project's client, retrying a refused connection for 1 s instead of the SDK's 10 s
+        # before the API answers 503: the answers are under test here, not the retry window.
+        client = await Client.connect(
+            address,
+            data_converter=DATA_CONVERTER,
+            retry_config=RetryConfig(max_elapsed_time_millis=1000, max_retries=3),
+        )
+        app = create_app(api_settings(tokens_file, TEMPORAL_ADDRESS=address), client=client)
+        async with serve(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+            assert (await http.get("/readyz")).status_code == 200
+            schema = schemathesis.openapi.from_dict((await http.get("/openapi.json")).json())
+            server.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(server.wait)
+
+            failures: list[str] = []
+            unavailable: set[str] = set()
+            operations = [op for op in (r.ok() for r in schema.get_all_operations())]
+
+            def fuzz_all() -> None:
+                session = requests.Session()
+                for operation in operations:
+                    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                        _fuzz_down(operation, mode, base_url, session, failures, unavailable)
+
+            await asyncio.to_thread(fuzz_all)
+            assert not failures, f"{len(failures)} problems:\n" + "\n\n".join(failures[:25])
+            # Reads, openings, commands and courier events all reached the engine and got 503.
+            assert {"GET /v1/cases/{case_id}", "POST /v1/cases", "POST /v1/courier/events"} <= unavailable
+            assert any(op.startswith("POST /v1/cases/{case_id}/") for op in unavailable), unavailable
+            listed = await http.get("/v1/cases", headers=auth("operator"))  # few fuzzed lists pass the edge
+            assert listed.status_code == 503 and listed.headers["Retry-After"].isdigit(), listed.text
+
+            server = _dev_server(port, db)
+            await _until(lambda: _ready(http), 90, "the API to be ready again")
+            again = await http.get("/v1/cases/nobody-here", headers=auth("operator"))
+            assert again.status_code == 404, again.text
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _header(response: Any, name: str) -> str:
+    """A header of a ``requests`` or schemathesis response (its headers: lists by lowercase name)."""
+    for key, value in response.headers.items():
+        if key.lower() == name.lower():
+            return str(value[0] if isinstance(value, list) else value)
+    return ""
+
+
+async def _ready(http: httpx.AsyncClient) -> bool:
+    return (await http.get("/readyz")).status_code == 200
+
+
+def _fuzz_down(
+    operation: Any,
+    mode: GenerationMode,
+    base_url: str,
+    session: requests.Session,
+    failures: list[str],
+    unavailable: set[str],
+) -> None:
+    name = f"{operation.method.upper()} {operation.path}"
+    is_command = operation.path.startswith("/v1/cases/{case_id}/")
+    likely = sorted(r.value for r in ACTION_ROLES[operation.path.rsplit("/", 1)[1]]) if is_command else ["system"]
+
+    @given(
+        case=operation.as_strategy(generation_mode=mode),
+        who=st.one_of(st.sampled_from(likely), st.sampled_from(ROLES)),
+    )
+    @hypothesis.settings(
+        max_examples=DOWN_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=not RANDOM,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def fuzz(case: schemathesis.Case, who: str) -> None:
+        case.headers = {**(case.headers or {}), **auth(who)}
+        if operation.path == "/v1/courier/events":
+            raw = raw_body(case)
+            headers = {
+                "Content-Type": case.media_type or "application/json",
+                "X-Signature": hmac.new(WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest(),
+            }
+            response = session.post(base_url + operation.path, data=raw, headers=headers, timeout=60)
+        else:
+            response = case.call(base_url=base_url, session=session, timeout=60)
+        where = f"{mode.value} {case.method} {case.formatted_path} as {who}: {response.status_code}"
+        problem = None
+        if response.status_code == 503:
+            unavailable.add(name)
+            if operation.path != "/readyz" and not _header(response, "Retry-After").isdigit():
+                problem = "503 without Retry-After"
+        elif response.status_code >= 500:
+            problem = "a 5xx other than 503 while the engine is down"
+        try:
+            case.validate_response(response, checks=DOWN_CHECKS)
+        except (Exception, BaseExceptionGroup) as err:  # noqa: BLE001 - collected, reported together
+            problem = f"{problem or ''} {err}"
+        if problem:
+            failures.append(f"{where}\n  body={str(case.body)[:300]}\n  answer={response.text[:300]}\n  {problem}")
+
+    try:
+        fuzz()
+    except hypothesis.errors.Unsatisfiable:
+        assert mode == GenerationMode.NEGATIVE, f"{name}: no {mode.value} examples"
