@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Replayer
+from temporalio.worker._workflow_instance import _WorkflowLogicFlag
 
 from domain.models import CaseState, CaseView, ParcelStatus
 from runtime.settings import Settings
@@ -56,7 +58,11 @@ def _commands_of_tasks_with_timer_and_signal(events) -> list[list[str]]:
     return found
 
 
-async def test_a_poll_timer_and_a_parcel_signal_in_one_task_poll_and_replay(env, policy):
+@pytest.mark.parametrize("single_batch", [False, True], ids=["legacy-order", "single-batch"])
+async def test_a_poll_timer_and_a_parcel_signal_in_one_task_poll_and_replay(env, policy, single_batch):
+    """Both of the SDK's orders: by default (temporalio 1.35) signals run, and the code they
+    wake, before the task's timers are marked fired; with its single-batch workflow logic flag
+    (recorded in the history, so the replay follows it) every job is applied first."""
     providers = FakeProviders()
     task_queue = "aftersales-race"
     settings = dict(AFTERSALES_TASK_QUEUE=task_queue, PAYMENT_URL="http://fake/payments",
@@ -86,7 +92,11 @@ async def test_a_poll_timer_and_a_parcel_signal_in_one_task_poll_and_replay(env,
         await service.parcel_event("race-1", ParcelEvent(carrier="sf", tracking_number="RACE1",
                                                          status=ParcelStatus.IN_TRANSIT,
                                                          occurred_at=await env.get_current_time()))
-        async with build_worker(env.client, Settings(**settings), http):
+        worker = build_worker(env.client, Settings(**settings), http)
+        if single_batch:
+            worker._set_default_workflow_logic_flag(_WorkflowLogicFlag.PROCESS_WORKFLOW_ACTIVATION_JOBS_AS_SINGLE_BATCH,
+                                                    enabled=True)
+        async with worker:
             await env.sleep(timedelta(seconds=5))
             view = await service.view("race-1")
 
@@ -96,6 +106,9 @@ async def test_a_poll_timer_and_a_parcel_signal_in_one_task_poll_and_replay(env,
     assert delivered.detail["source"] == "courier_poll"  # the poll alarm fired
 
     history = await handle.fetch_history()
+    flags = {f for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+             for f in e.workflow_task_completed_event_attributes.sdk_metadata.lang_used_flags}
+    assert (_WorkflowLogicFlag.PROCESS_WORKFLOW_ACTIVATION_JOBS_AS_SINGLE_BATCH in flags) == single_batch
     # The task that saw both asked the courier at once: the fired timer fired its alarm (no new
     # timer for the alarm that was already due).
     assert _commands_of_tasks_with_timer_and_signal(history.events) == [["lookup_parcel"]]
