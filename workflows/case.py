@@ -88,6 +88,9 @@ class CaseWorkflow:
         self._payout: Pay | None = None
         self._payout_slow = False  # this payout's first attempt did not succeed: listed as refunding
         self._polls: list[PollCourier] = []
+        # The alarms' timers still running, each with the alarm it was started for (see
+        # _wait_for_next_alarm).
+        self._timers: list[tuple[Alarm, asyncio.Future[None]]] = []
         self._tasks: list[asyncio.Future[Any]] = []
         # What the search attributes hold, by name (a name missing: unknown, so it is upserted).
         self._published: dict[str, Any] = {}
@@ -128,20 +131,43 @@ class CaseWorkflow:
         run and a replay can see different clocks, and a clock-based choice then produced
         different commands (found by the fault harness). For the same reason there is always a
         timer, even for an alarm already due.
+
+        Nor does it follow from the order in which the SDK handles a timer firing and a signal or
+        update that came in the same workflow task (the fault harness found that too: live the
+        timer won, on replay the signal did). Each alarm's timer is a task of its own, beside the
+        wait for a change, and a timer that fired always fires its alarm, whatever else came with
+        it. A timer is never cancelled on a change: the SDK runs signals and updates before it
+        marks the timers of the same activation as fired (unless the history was recorded with
+        its single-batch flag), so a timer cancelled then could be one that had fired. It stays;
+        a new one is started only if the earliest alarm is now earlier than every timer running.
+        When a timer fires, every timer of that activation has been marked (they all are before
+        code that waits on a timer runs), so the others still running did not fire: they are
+        cancelled then, and the next round starts the timer of the next alarm. A timer whose
+        alarm has gone rings the decider for nothing: ``AlarmRang`` fires only what is due by its
+        time.
         """
         seen = self.case.version
         alarms = lifecycle.alarms(self.case, self._policy)
-        if not alarms:
-            await workflow.wait_condition(lambda: self.case.version != seen)
-            return None
-        first = min(alarms, key=lambda a: a.at)
-        wait = max(first.at - workflow.now(), timedelta(milliseconds=1))
+        if alarms:
+            first = min(alarms, key=lambda a: a.at)
+            if not any(alarm.at <= first.at for alarm, _ in self._timers):
+                wait = max(first.at - workflow.now(), timedelta(milliseconds=1))
+                self._timers.append((first, asyncio.ensure_future(workflow.sleep(wait, summary=first.label))))
+        changed = asyncio.ensure_future(workflow.wait_condition(lambda: self.case.version != seen))
         try:
-            await workflow.wait_condition(lambda: self.case.version != seen, timeout=wait,
-                                          timeout_summary=first.label)
-        except TimeoutError:
-            return first
-        return None
+            await workflow.wait([changed, *(timer for _, timer in self._timers)],
+                                return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not changed.done():
+                changed.cancel()
+        fired = [alarm for alarm, timer in self._timers if timer.done()]
+        if not fired:
+            return None
+        for _, timer in self._timers:
+            if not timer.done():
+                timer.cancel()
+        self._timers = []
+        return max(fired, key=lambda a: a.at)
 
     # ----------------------------------------------------------------------------------------
     # The decider's steps and their effects
