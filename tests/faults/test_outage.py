@@ -58,9 +58,9 @@ async def _outage(stack: DevStack) -> None:
 
         answers: list[httpx.Response] = []
         for _ in range(2):
-            answers.append(await api.get(f"/v1/cases/{script.case_id}", headers=auth("oncall")))
+            answers.append(await api.get(f"/v1/cases/{script.ref}", headers=auth("oncall")))
             answers.append(await api.post("/v1/cases", json=second.request, headers=auth("shop-backend")))
-            answers.append(await api.post(f"/v1/cases/{script.case_id}/approve", json={}, headers=auth("alice")))
+            answers.append(await api.post(f"/v1/cases/{script.ref}/approve", json={}, headers=auth("alice")))
         assert [a.status_code for a in answers] == [503] * len(answers), [(a.status_code, a.text) for a in answers]
         for a in answers:
             assert a.headers["Retry-After"].isdigit(), a.headers
@@ -71,11 +71,11 @@ async def _outage(stack: DevStack) -> None:
         assert api_process.exited() is None  # the API stays up through the outage
 
         temporal.start(stack.env())  # the same database file, the same port
-        view = await _eventually(lambda: api.get(f"/v1/cases/{script.case_id}", headers=auth("oncall")), 90)
+        view = await _eventually(lambda: api.get(f"/v1/cases/{script.ref}", headers=auth("oncall")), 90)
         assert view["state"] == "awaiting_merchant_decision"
         # Nothing applied during the outage: the command is retried and applied once.
         approved = await api.post(
-            f"/v1/cases/{script.case_id}/approve", json={"expected_version": view["version"]}, headers=auth("alice")
+            f"/v1/cases/{script.ref}/approve", json={"expected_version": view["version"]}, headers=auth("alice")
         )
         assert approved.status_code == 200, approved.text
         assert approved.json()["version"] == view["version"] + 1

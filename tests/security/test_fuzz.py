@@ -298,14 +298,17 @@ async def test_fuzz_while_temporal_is_down_answers_503_and_no_other_5xx(tokens_f
             await asyncio.to_thread(fuzz_all)
             assert not failures, f"{len(failures)} problems:\n" + "\n\n".join(failures[:25])
             # Reads, openings, commands and courier events all reached the engine and got 503.
-            assert {"GET /v1/cases/{case_id}", "POST /v1/cases", "POST /v1/courier/events"} <= unavailable
+            assert {"POST /v1/cases", "POST /v1/courier/events"} <= unavailable
             assert any(op.startswith("POST /v1/cases/{case_id}/") for op in unavailable), unavailable
-            listed = await http.get("/v1/cases", headers=auth("operator"))  # few fuzzed lists pass the edge
-            assert listed.status_code == 503 and listed.headers["Retry-After"].isdigit(), listed.text
+            # Few fuzzed lists pass the edge, and an operator's fuzzed case id is rarely a
+            # {shop_id}:{case_id} reference (a bare one is a 422 at the edge): asked directly.
+            for path in ("/v1/cases", "/v1/cases/shop-1:nobody-here"):
+                answer = await http.get(path, headers=auth("operator"))
+                assert answer.status_code == 503 and answer.headers["Retry-After"].isdigit(), answer.text
 
             server = _dev_server(port, db)
             await _until(lambda: _ready(http), 90, "the API to be ready again")
-            again = await http.get("/v1/cases/nobody-here", headers=auth("operator"))
+            again = await http.get("/v1/cases/shop-1:nobody-here", headers=auth("operator"))
             assert again.status_code == 404, again.text
     finally:
         server.kill()
