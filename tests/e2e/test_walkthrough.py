@@ -136,15 +136,10 @@ def test_the_walkthrough_runs_as_written(reader_folder: Path, stack) -> None:  #
     assert process.wait(timeout=30) == 0, log.read_text()
 
 
-# Pages other branches add (issues 17 and 19); the README links them already. Remove a name once
-# its page is merged, so a broken link to it fails here.
-PAGES_FROM_OTHER_BRANCHES: set[str] = set()
-
-
 def test_the_first_screen_leads_to_the_quick_start_the_walkthrough_and_every_docs_page() -> None:
     first_screen = "\n".join(README.read_text(encoding="utf-8").splitlines()[:25])
     assert "(#quick-start)" in first_screen and "(#ten-minute-walk-through)" in first_screen
-    pages = {f"docs/{p.name}" for p in (PROJECT_ROOT / "docs").glob("*.md")} | PAGES_FROM_OTHER_BRANCHES
+    pages = {f"docs/{p.name}" for p in (PROJECT_ROOT / "docs").glob("*.md")}
     for page in sorted(pages):
         assert f"({page})" in first_screen, f"{page} is not linked from the README's first screen"
 
@@ -153,6 +148,4 @@ def test_every_relative_link_in_the_readme_and_docs_resolves() -> None:
     for document in [README, *sorted((PROJECT_ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", document.read_text(encoding="utf-8")):
             path = (document.parent / target).resolve()
-            if str(path.relative_to(PROJECT_ROOT)) in PAGES_FROM_OTHER_BRANCHES and not path.exists():
-                continue
             assert path.exists(), f"{document.name} links {target}, which does not exist"
