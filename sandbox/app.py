@@ -42,7 +42,7 @@ class Sandbox:
     receiver: EventReceiver
 
     async def reset(self) -> None:
-        """Forget every payout, message, parcel and delivery; faults back to their start-up values."""
+        """Forget every payout, message, parcel, delivery and received event; faults back to their start-up values."""
         await self.courier.reset()
         self.payments.reset()
         self.receiver.reset()
@@ -66,7 +66,8 @@ def create_app(
     """Build the sandbox.
 
     ``webhook_url``/``webhook_secret``: where and how courier events are pushed (none: no push).
-    ``state_file``: keep payouts, messages and parcels in this SQLite database across restarts.
+    ``state_file``: keep payouts, messages, parcels and received events in this SQLite database
+    across restarts.
     ``faults``: the payment provider's start-up faults (``POST /payments/faults`` changes them).
     ``auto_advance_seconds``: parcels move one step by themselves every N seconds.
     ``webhook_transport``: an httpx transport for the webhook client (tests capture pushes with it).
@@ -84,7 +85,7 @@ def create_app(
             webhook_transport=webhook_transport,
             webhook_attempts=webhook_attempts,
         ),
-        receiver=EventReceiver(),
+        receiver=EventReceiver(store),
     )
 
     @asynccontextmanager
