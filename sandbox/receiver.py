@@ -5,6 +5,7 @@ one, with failure injection.
                               secret is set; 503/500/... while a fault is on
     GET  /receiver/events     what arrived: every attempt's outcome and the accepted events
     GET  /receiver/received   the accepted events, compact (id, case, sequence), and the faults
+    GET  /receiver/faults     the faults injected since the process started, and the configuration
     PUT  /receiver/config     {secret?, fail_next?, fail_status?, fail_all?, fail_rate?, slow_rate?,
                               slow_seconds?, seed?, delay_seconds?}
     GET  /receiver/report     per case: events received, duplicates, gaps and out-of-order arrivals
@@ -167,6 +168,11 @@ def receiver_router(receiver: EventReceiver) -> APIRouter:
         keys = ("id", "type", "case_id", "shop_id", "version", "sequence", "duplicate")
         return {"received": [{k: e.get(k) for k in keys} for e in receiver.accepted],
                 "attempts": len(receiver.attempts), "counters": receiver.counters}
+
+    @router.get("/faults")
+    async def faults() -> dict[str, Any]:
+        """The injected faults since the process started, and the configuration (not the secret)."""
+        return {"counters": receiver.counters, "config": receiver.config.model_dump(exclude={"secret"})}
 
     @router.put("/config")
     async def configure(config: ReceiverConfig) -> dict[str, Any]:
