@@ -12,7 +12,8 @@ one it talks to.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,7 @@ def create_app(
     auto_advance_seconds: float | None = None,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
     webhook_attempts: int = 3,
+    webhook_clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """Build the sandbox.
 
@@ -71,6 +73,7 @@ def create_app(
     ``faults``: the payment provider's start-up faults (``POST /payments/faults`` changes them).
     ``auto_advance_seconds``: parcels move one step by themselves every N seconds.
     ``webhook_transport``: an httpx transport for the webhook client (tests capture pushes with it).
+    ``webhook_clock``: Unix seconds for the pushes' ``X-Signature-Timestamp`` (tests sign in the past).
     """
     store = Store.open(state_file)
     sandbox = Sandbox(
@@ -84,6 +87,7 @@ def create_app(
             auto_advance_seconds=auto_advance_seconds,
             webhook_transport=webhook_transport,
             webhook_attempts=webhook_attempts,
+            clock=webhook_clock,
         ),
         receiver=EventReceiver(store),
     )
