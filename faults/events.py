@@ -106,7 +106,7 @@ def compare(stored: Iterable[Mapping[str, Any]], received: Iterable[Mapping[str,
 
 def report_lines(check: EventsCheck, kind_of: Mapping[str, str], *, every_case: bool = False) -> list[str]:
     """A table by script kind, then one line per case: every case with ``every_case``, otherwise
-    the cases with something missing, out of order or unexpected."""
+    the cases with something missing, out of order, unexpected (``PROBLEM``) or duplicated."""
     from cli import render
 
     by_kind: dict[str, list[CaseEvents]] = {}
@@ -122,7 +122,7 @@ def report_lines(check: EventsCheck, kind_of: Mapping[str, str], *, every_case: 
     if not check.drained:
         lines.append("  PROBLEM events: deliveries still pending when the harness stopped waiting for them")
     for key, c in sorted(check.cases.items()):
-        if every_case or not c.ok:
+        if every_case or not c.ok or c.duplicates:
             detail = ""
             if c.missing_sequences:
                 detail += f"  missing sequences {c.missing_sequences[:20]}"
