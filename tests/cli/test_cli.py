@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -202,6 +203,7 @@ def test_list_has_an_option_for_every_filter_the_api_accepts() -> None:
         (["--waiting-on", "courier"], {"waiting_on": "courier"}),
         (["--no-dispute-risk"], {"dispute_risk": "false"}),
         (["--state", "closed", "--state", "refunded"], {"state": ["closed", "refunded"]}),
+        (["--updated-after", "2026-12-07T08:00:00+00:00"], {"updated_after": "2026-12-07T08:00:00+00:00"}),
     ],
 )
 def test_list_sends_each_filter_as_the_api_names_it(
@@ -336,3 +338,11 @@ def test_token_prints_a_principals_token_from_the_tokens_file_it_is_pointed_at(
     assert capsys.readouterr().out == "tok-a\n"
     assert main(["token", "nobody"]) == EXIT_USAGE
     assert "no such principal" in capsys.readouterr().err
+
+
+def test_list_updated_after_a_duration_means_that_long_ago(api: FakeApi) -> None:
+    api.on("GET", "/v1/cases", httpx.Response(200, json={"items": [], "next_page_token": None}))
+    before = datetime.now(UTC)
+    assert run(api, "list", "--updated-after", "2h") == 0
+    sent = datetime.fromisoformat(api.last.url.params["updated_after"])
+    assert before - timedelta(hours=2, seconds=5) < sent < before - timedelta(hours=2) + timedelta(seconds=5)
