@@ -172,7 +172,7 @@ class AfterSalesClient(_Base):
 
     def iter_cases(self, **filters: Any) -> Iterator[CaseSummary]:
         """Every case matching the filters (``state`` (one or a list), ``shop_id``, ``waiting_on``,
-        ``deadline_before``, ``dispute_risk``, ``type``, ``buyer_id``, ``order_id``, ``tracking_number``,
+        ``deadline_before``, ``dispute_risk``, ``type``, ``buyer_id``, ``order_id``, ``tracking_number``, ``updated_after``,
         ``page_size``), following ``next_page_token``. Rows are summaries, not full views."""
         params = _list_params(filters)
         while True:

@@ -252,6 +252,40 @@ class EventStore:
         with self._lock:
             return [dict(row) for row in self._db.execute(sql, params).fetchall()]
 
+    def newest_cursor(self) -> int:
+        """The cursor of the newest event stored (0 when there is none)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    def cases_updated_after(self, since: datetime, after: int, limit: int, *, states: Iterable[str] = (),
+                            deadline_before: datetime | None = None,
+                            **equal: str | bool | None) -> list[dict[str, Any]]:
+        """The ``cases`` rows changed after ``since`` (the case's own ``updated_at``), in change
+        order (``last_seq``), after the cursor ``after``; each with ``opened_at`` (its first event).
+        ``equal``: column = value filters (shop_id, buyer_id, order_id, waiting_on, type,
+        dispute_risk; None: no filter); ``deadline_before`` compares the deadline."""
+        sql = ("SELECT c.*, (SELECT e.occurred_at FROM events e WHERE e.case_key = c.case_key"
+               " AND e.case_sequence = 1) AS opened_at FROM cases c WHERE c.updated_at > ? AND c.last_seq > ?")
+        params: list[Any] = [ts(since), after]
+        states = list(states)
+        if states:
+            sql += f" AND c.state IN ({', '.join('?' * len(states))})"
+            params += states
+        if deadline_before is not None:
+            sql += " AND c.deadline IS NOT NULL AND c.deadline < ?"
+            params.append(ts(deadline_before))
+        for column in ("shop_id", "buyer_id", "order_id", "waiting_on", "type", "dispute_risk"):
+            value = equal.pop(column, None)
+            if value is not None:
+                sql += f" AND c.{column} = ?"
+                params.append(int(value) if isinstance(value, bool) else value)
+        if equal:
+            raise ValueError(f"no such filter: {', '.join(equal)}")
+        sql += " ORDER BY c.last_seq LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            return [dict(row) for row in self._db.execute(sql, params).fetchall()]
+
     # ----------------------------------------------------------------------------------------
     # Subscriptions
 

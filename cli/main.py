@@ -43,6 +43,7 @@ LIST_FILTERS = (
     "waiting_on",
     "deadline_before",
     "dispute_risk",
+    "updated_after",
 )
 
 #: Exit codes: 1 the API refused, 2 bad usage (argparse), 3 the API could not be reached.
@@ -116,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waiting-on", choices=[w.value for w in WaitingOn])
     p.add_argument("--deadline-before", metavar="TIME", help="RFC 3339 time, or a duration from now such as 2h or 1d")
     p.add_argument(
+        "--updated-after",
+        metavar="TIME",
+        help="only cases changed since: RFC 3339 time, or a duration ago such as 2h (from the event store, no lag)",
+    )
+    p.add_argument(
         "--dispute-risk",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -168,19 +174,20 @@ def resolve_token(args: argparse.Namespace) -> str | None:
     raise UsageError(f"--as {name}: no such principal in {path}; known: {known}")
 
 
-def _deadline_before(text: str | None) -> str | None:
+def _deadline_before(text: str | None, *, option: str = "--deadline-before", sign: int = 1) -> str | None:
+    """An RFC 3339 time, or a duration from now (``sign`` -1: ago)."""
     if not text:
         return None
     from domain.durations import parse_duration
 
     try:
-        return (datetime.now(UTC) + parse_duration(text)).isoformat()
+        return (datetime.now(UTC) + sign * parse_duration(text)).isoformat()
     except ValueError:
         pass
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--deadline-before {text!r}: give an RFC 3339 time or a duration such as 2h") from None
+        raise UsageError(f"{option} {text!r}: give an RFC 3339 time or a duration such as 2h") from None
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
 
 
@@ -227,6 +234,7 @@ def run_api_command(args: argparse.Namespace, transport: httpx.BaseTransport | N
         elif args.command == "list":
             filters = {name: getattr(args, name) for name in LIST_FILTERS}
             filters["deadline_before"] = _deadline_before(args.deadline_before)
+            filters["updated_after"] = _deadline_before(args.updated_after, option="--updated-after", sign=-1)
             views = api.list_cases(**filters)
             if args.json:
                 _print_json(views)

@@ -1,6 +1,10 @@
 """``python -m faults``: run the fault-injection harness; exit 1 if any check fails.
 
     python -m faults --cases 1000 --kills 10 --server-kills 2 --api-kills 2 --sandbox-kills 1
+
+Outbound events are on by default: the sandbox's receiver is subscribed to every event type and
+fails a share of deliveries during the chaos window; the run fails if an event is missing or out
+of order at the receiver (``--no-events`` to leave them out).
 """
 
 from __future__ import annotations
@@ -41,6 +45,15 @@ def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
         "--timeout", type=float, help="seconds to wait for every case to end (default: (600 + 1.5 per case) x the deadline scale)"
     )
     p.add_argument("--data-dir", type=Path, help="keep the stack's data and logs here (default: a temp dir)")
+    p.add_argument("--no-events", action="store_true", help="no outbound-event subscription and no event check")
+    p.add_argument("--receiver-fail-rate", type=float, default=0.2,
+                   help="share of event deliveries the receiver answers 503 during the chaos window")
+    p.add_argument("--receiver-slow-rate", type=float, default=0.02,
+                   help="share of event deliveries the receiver holds past the sender's timeout, then accepts")
+    p.add_argument("--receiver-slow-seconds", type=float, default=12.0)
+    p.add_argument("--events-drain-timeout", type=float,
+                   help="seconds to wait for event deliveries to drain at the end (default: 120 + 0.5 per case)")
+    p.add_argument("--events-every-case", action="store_true", help="print the event figures of every case")
     a = p.parse_args(argv)
     return HarnessConfig(
         cases=a.cases,
@@ -60,6 +73,12 @@ def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
         chaos_window=a.chaos_window,
         timeout=a.timeout,
         data_dir=a.data_dir,
+        events=not a.no_events,
+        receiver_fail_rate=a.receiver_fail_rate,
+        receiver_slow_rate=a.receiver_slow_rate,
+        receiver_slow_seconds=a.receiver_slow_seconds,
+        events_drain_timeout=a.events_drain_timeout,
+        events_every_case=a.events_every_case,
         say=lambda text: print(text, flush=True),
     )
 
@@ -67,7 +86,7 @@ def parse_args(argv: Sequence[str] | None = None) -> HarnessConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
     result = run_harness(config)
-    print(report(result), flush=True)
+    print(report(result, every_case_events=config.events_every_case), flush=True)
     return 0 if result.ok else 1
 
 

@@ -2,10 +2,14 @@
 
     stack (cli.dev.DevStack on free ports, temp data dir, compressed policy)
       -> payment faults on (fail, slow, drop-after-record, refusals)
+      -> the sandbox's event receiver subscribed to every event type (POST /v1/subscriptions),
+         failing or answering too slowly for a share of deliveries during the chaos window
       -> open the cases, drive each through its script   }  meanwhile: SIGKILL the worker, the dev
       -> wait until every case is terminal (or timeout)   }  server, the API and the sandbox, each
                                                               restarted (on its database)
-      -> check views and the sandbox ledger, print the table
+      -> check views and the sandbox ledger
+      -> wait for the event deliveries to drain (bounded); compare the event store
+         (GET /v1/events) with what the receiver acknowledged (faults.events); print the tables
 
 Every wait polls; nothing relies on a fixed sleep for correctness. A call of the harness's own
 that times out or finds nobody listening (API or sandbox) is an unknown outcome: the harness
@@ -32,8 +36,10 @@ from typing import Any
 
 import httpx
 
+from casefeed import signing
 from cli import render
 from cli.dev import Child, DevStack, free_ports, token_for
+from faults.events import EventsCheck, compare, report_lines
 from faults.scripts import MULTI_QUANTITY, TERMINAL, Script, Step, make_scripts
 from runtime.temporal import connect
 
@@ -69,6 +75,18 @@ class HarnessConfig:
     timeout: float | None = None
     data_dir: Path | None = None
     concurrency: int = 8
+    #: Outbound events: subscribe the sandbox's receiver to every type and check delivery.
+    events: bool = True
+    #: During the chaos window, the receiver answers this share of deliveries with a 503, and
+    #: holds this share past the dispatcher's 10 s request timeout before accepting them (the
+    #: sender sees a timeout; its redelivery is a duplicate).
+    receiver_fail_rate: float = 0.2
+    receiver_slow_rate: float = 0.02
+    receiver_slow_seconds: float = 12.0
+    #: Seconds to wait for the deliveries to drain after every case ended (default: 120 + 0.5 per case).
+    events_drain_timeout: float | None = None
+    #: Print the event figures of every case, not only of those with a problem.
+    events_every_case: bool = False
     say: Callable[[str], None] = print
 
 
@@ -127,6 +145,10 @@ class HarnessResult:
     last_fault_at: float | None = None
     #: Seconds from the end of the last fault until every case had ended (0: ended before it).
     drain_seconds: float | None = None
+    #: The outbound-event check (None when the run had events off).
+    events: EventsCheck | None = None
+    #: Case reference -> script kind, for the event figures by kind.
+    kinds: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -135,6 +157,7 @@ class HarnessResult:
             and self.unreadable_views == 0
             and self.nondeterministic_runs == 0
             and self.api_5xx.get(500, 0) == 0  # a 500 is a bug, never the answer to a fault
+            and (self.events is None or self.events.ok)
         )
 
     @property
@@ -177,6 +200,11 @@ class Harness:
         self.not_opened: dict[str, int] = {}
         #: Payment counters of sandbox runs that were killed (the sandbox counts from zero again).
         self.counters_before: Counter[str] = Counter()
+        self.receiver_counters_before: Counter[str] = Counter()
+        #: The receiver's faults are on until the end of the chaos window.
+        self.receiver_faults_on = config.events and (config.receiver_fail_rate > 0 or config.receiver_slow_rate > 0)
+        self.receiver_secret = signing.new_secret()
+        self.subscription_id: str | None = None
         self.last_fault_end: float | None = None
         self.last_case_end: float | None = None
         #: Children the harness took down on purpose and has not restarted yet.
@@ -254,6 +282,8 @@ class Harness:
             # Openings queue apart: a scripted step must not wait behind hundreds of openings.
             self.open_gate = asyncio.Semaphore(self.config.concurrency)
             await self._set_faults()
+            if self.config.events:
+                await self._subscribe_receiver(stack)
             deadline = time.monotonic() + self.timeout
             chaos = asyncio.create_task(self._chaos(stack, deadline))
             drivers = [asyncio.create_task(self._drive(s, deadline)) for s in scripts]
@@ -276,8 +306,12 @@ class Harness:
             self._scan_worker_log(stack)
             ledger = await self._sandbox_json("GET", "/payments/ledger")
             counters = Counter((await self._sandbox_json("GET", "/payments/faults"))["counters"])
+            events = await self._check_events() if self.config.events else None
         counters.update(self.counters_before)
-        return self._check(scripts, views, ledger, dict(counters))
+        result = self._check(scripts, views, ledger, dict(counters))
+        result.events = events
+        result.kinds = {s.ref: s.kind for s in scripts}
+        return result
 
     async def _sandbox_call(self, method: str, path: str, body: Any = None) -> httpx.Response | None:
         """One sandbox call; ``None`` when it did not answer (killed, restarting, slow)."""
@@ -312,6 +346,107 @@ class Harness:
             f"payment faults on: fail {c.fail_rate}, slow {c.slow_rate} x {c.slow_seconds}s, "
             f"drop after record {c.drop_rate} ({c.drop_mode}), {len(self.refused)} refused cases"
         )
+        if c.events:
+            await self._set_receiver()
+
+    async def _set_receiver(self) -> None:
+        """The receiver verifies signatures with the subscription's secret; while its faults are
+        on, it fails and delays a share of deliveries (run-time settings: set again after a kill)."""
+        c = self.config
+        body: dict[str, Any] = {"secret": self.receiver_secret}
+        if self.receiver_faults_on:
+            body |= {"fail_rate": c.receiver_fail_rate, "fail_status": 503, "slow_rate": c.receiver_slow_rate,
+                     "slow_seconds": c.receiver_slow_seconds, "seed": c.seed}
+        for _ in range(120):
+            response = await self._sandbox_call("PUT", "/receiver/config", body)
+            if response is not None and response.status_code == 200:
+                break
+            await asyncio.sleep(1)
+        else:
+            raise RuntimeError("the sandbox did not take the receiver's configuration for two minutes")
+        if self.receiver_faults_on:
+            self.say(f"receiver faults on: 503 for {c.receiver_fail_rate}, slow {c.receiver_slow_rate} x "
+                     f"{c.receiver_slow_seconds}s")
+        else:
+            self.say("receiver faults off")
+
+    async def _subscribe_receiver(self, stack: DevStack) -> None:
+        """Subscribe the sandbox's receiver to every event type of every shop, as an integrator
+        would: through the API, as an operator."""
+        body = {"url": f"{stack.sandbox_url}/receiver/events", "secret": self.receiver_secret, "types": ["*"]}
+        for _ in range(60):
+            response = await self._call("POST", "/v1/subscriptions", "oncall", body)
+            if response is not None and response.status_code == 201:
+                self.subscription_id = str(response.json()["id"])
+                self.say(f"receiver subscribed to every event ({self.subscription_id})")
+                return
+            if response is not None and response.status_code < 500:
+                raise RuntimeError(f"subscribing the receiver was refused: {response.status_code} {response.text}")
+            await asyncio.sleep(1)
+        raise RuntimeError("the API did not take the receiver's subscription for a minute")
+
+    async def _api_json(self, path: str) -> Any:
+        """An API read (as an operator) that must succeed: retried for up to two minutes."""
+        for _ in range(120):
+            response = await self._call("GET", path, "oncall")
+            if response is not None and response.status_code == 200:
+                return response.json()
+            await asyncio.sleep(1)
+        raise RuntimeError(f"the API did not answer GET {path} for two minutes")
+
+    async def _stored_events(self) -> list[dict[str, Any]]:
+        """Every event in the store, oldest first (``GET /v1/events``, page by page)."""
+        events: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = await self._api_json(f"/v1/events?after={after}&limit=1000")
+            events += [item["event"] for item in page["items"]]
+            if not page["items"]:
+                return events
+            after = page["next_after"]
+
+    async def _check_events(self) -> EventsCheck:
+        """Wait (bounded) until no delivery is pending and the store has stopped growing, then
+        compare the store with the receiver's acknowledged events."""
+        if self.receiver_faults_on:  # a run shorter than the chaos window
+            self.receiver_faults_on = False
+            await self._set_receiver()
+        bound = self.config.events_drain_timeout or 120.0 + 0.5 * self.config.cases
+        began = time.monotonic()
+        drained, last_cursor, stable = False, -1, 0
+        while time.monotonic() - began < bound:
+            pending = await self._api_json("/v1/deliveries?state=pending&limit=1")
+            cursor = await self._newest_cursor(last_cursor)
+            stable = stable + 1 if (not pending and cursor == last_cursor) else 0
+            last_cursor = cursor
+            if stable >= 2:
+                drained = True
+                break
+            await asyncio.sleep(2)
+        waited = time.monotonic() - began
+        self.say(f"event deliveries {'drained' if drained else 'NOT drained'} after {waited:.0f}s")
+        stored = await self._stored_events()
+        answer = await self._sandbox_json("GET", "/receiver/received")
+        faults = Counter(answer["counters"])
+        faults.update(self.receiver_counters_before)
+        failed = await self._api_json("/v1/deliveries?state=failed&limit=1000")
+        check = EventsCheck(cases=compare(stored, answer["received"]), drained=drained)
+        check.notes = {
+            "receiver 503s injected": faults["failures_injected"],
+            "receiver slow answers injected": faults["slow_injected"],
+            "deliveries given up (failed)": len(failed),
+            "drain": f"{waited:.0f}s",
+        }
+        return check
+
+    async def _newest_cursor(self, known: int) -> int:
+        """The feed's newest cursor (reading on from the last one known)."""
+        after = max(known, 0)
+        while True:
+            page = await self._api_json(f"/v1/events?after={after}&limit=1000")
+            if not page["items"]:
+                return after
+            after = page["next_after"]
 
     # ------------------------------------------------------------------------------ driving cases
 
@@ -466,6 +601,9 @@ class Harness:
         while True:
             await asyncio.sleep(0.5)
             await self._watchdog(stack)
+            if self.receiver_faults_on and time.monotonic() - begin >= self._window():
+                self.receiver_faults_on = False
+                await self._set_receiver()
             if events and time.monotonic() - begin >= events[0][0]:
                 _, what = events.pop(0)
                 if what == "worker":
@@ -532,6 +670,10 @@ class Harness:
         # The sandbox counts faults from zero when it starts again: keep what this run counted.
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
             self.counters_before.update((await self.sandbox.get("/payments/faults", timeout=5)).json()["counters"])
+        if self.config.events:
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                answer = (await self.sandbox.get("/receiver/faults", timeout=5)).json()
+                self.receiver_counters_before.update(answer["counters"])
         sandbox = await self._sigkill(stack, "sandbox")
         self.sandbox_kills += 1
         downtime = self.rng.uniform(1, 4)
@@ -776,9 +918,10 @@ def _outcome(c: CaseResult) -> str:
     return (c.state or "missing") if c.opened else "refused at opening"
 
 
-def report(result: HarnessResult) -> str:
+def report(result: HarnessResult, *, every_case_events: bool = False) -> str:
     """The figures: one row per script kind, the multi-case orders, the faults, the API's 5xx,
-    the drain time, and the problems."""
+    the drain time, the outbound events (by kind, and per case for the cases with a problem, or
+    every case with ``every_case_events``), and the problems."""
     rows = []
     kinds: dict[str, list[CaseResult]] = defaultdict(list)
     for c in result.cases:
@@ -838,6 +981,8 @@ def report(result: HarnessResult) -> str:
     if m is not None:
         for problem in m.problems:
             lines.append(f"  PROBLEM {problem}")
+    if result.events is not None:
+        lines += report_lines(result.events, result.kinds, every_case=every_case_events)
     for f in result.findings:
         lines.append(f"  FINDING {f}")
     verdict = "PASS" if result.ok else ("FAIL (money and outcomes fine)" if result.money_ok else "FAIL")

@@ -12,7 +12,11 @@ before the engine is asked; the engine's own refusals map through ``problems.ref
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import sqlite3
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -39,7 +43,7 @@ from http_api.problems import (
     invalid,
     refusal_status,
 )
-from http_api.schemas import COMMAND_MODELS, CasePage
+from http_api.schemas import COMMAND_MODELS, CasePage, CaseSummary
 from http_api.visibility import CaseFilter, list_page, summary
 from runtime.cases import CaseNotFound, CaseRefused, CaseService
 from workflows.ids import SEPARATOR, CaseRef, is_id
@@ -246,15 +250,31 @@ async def list_cases(
     buyer_id: Annotated[str | None, Query(max_length=64)] = None,
     order_id: Annotated[str | None, Query(max_length=64)] = None,
     tracking_number: Annotated[str | None, Query(max_length=64, description="return or outbound parcel")] = None,
+    updated_after: Annotated[
+        AwareDatetime | None,
+        Query(description="only cases changed after this time (RFC 3339 with offset), oldest change first, from "
+              "the event store's read model (no indexing lag); the page's `cursor` continues gap-free with "
+              "GET /v1/events/cases?after="),
+    ] = None,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=4096, description="next_page_token of the page before")] = None,
     next_page_token: Annotated[str | None, Query(max_length=4096, include_in_schema=False)] = None,
+    *,
+    request: Request,
 ) -> CasePage:
     """Cases matching every filter given, from Temporal visibility (rows may lag a change by a
     moment). A case whose refund is being paid lists as ``refunding`` only once the payout's first
     attempt has failed or not succeeded within 2 minutes; until then (usually a fraction of a
     second) its row keeps what it listed before, state, ``waiting_on`` and deadline included.
-    Staff and supervisors see their own shop only; a buyer sees their own cases only."""
+    Staff and supervisors see their own shop only; a buyer sees their own cases only.
+
+    With ``updated_after`` the list comes from the event store's ``cases`` read model instead,
+    which the case writes in the same step as its change (before the command's answer): a case
+    changed a moment ago is there at once, with its newest state. Rows come in the order they
+    were changed; a case changed again while you page moves behind your position and comes again,
+    so paging to the end never skips a change. To catch up after an outage, ask with the time you
+    last synced (minus a minute's margin; dedupe by ``version``), then follow
+    ``GET /v1/events/cases?after=<cursor>`` from the last page's ``cursor``, which never skips."""
     if principal.role == Role.BUYER:
         # A buyer lists their own after-sales requests, as on every marketplace.
         if buyer_id is not None and buyer_id != principal.id:
@@ -266,6 +286,22 @@ async def list_cases(
         if shop_id is not None and shop_id != principal.shop_id:
             raise ApiError(403, f"staff of shop {principal.shop_id} list that shop's cases only", kind=kinds.FORBIDDEN)
         shop_id = principal.shop_id
+    if updated_after is not None:
+        return await changed_cases_page(
+            request,
+            updated_after,
+            page_size=page_size,
+            page_token=page_token or next_page_token,
+            tracking_number=tracking_number,
+            states=[CaseState(s).value for s in state or ()],
+            deadline_before=deadline_before,
+            shop_id=shop_id,
+            buyer_id=buyer_id,
+            order_id=order_id,
+            waiting_on=WaitingOn(waiting_on).value if waiting_on else None,
+            type=CaseType(type).value if type else None,
+            dispute_risk=dispute_risk,
+        )
     case_filter = CaseFilter(
         states=tuple(state or ()),
         shop_id=shop_id,
@@ -281,6 +317,80 @@ async def list_cases(
         client, case_filter, page_size=page_size, page_token=page_token or next_page_token, tokens=api.page_tokens
     )
     return CasePage(items=[summary(e) for e in executions], next_page_token=token)
+
+
+#: ``next_page_token`` of a list with ``updated_after``: the read model's change cursor.
+READ_MODEL_TOKEN = re.compile(r"^c([0-9]{1,18})$")
+
+
+async def changed_cases_page(
+    request: Request,
+    updated_after: datetime,
+    *,
+    page_size: int,
+    page_token: str | None,
+    tracking_number: str | None,
+    states: list[str],
+    deadline_before: datetime | None,
+    **equal: str | bool | None,
+) -> CasePage:
+    """One page of ``GET /v1/cases?updated_after=``, from the event store's ``cases`` read model."""
+    if tracking_number is not None:
+        raise invalid(
+            [{"field": "tracking_number", "message": "cannot be combined with updated_after (the read model does "
+              "not index parcels); list by tracking_number alone"}], "filter")
+    for name, at in (("updated_after", updated_after), ("deadline_before", deadline_before)):
+        try:
+            year = at.astimezone(UTC).year if at is not None else 2000
+        except OverflowError:
+            year = 0
+        if not 1970 <= year <= 9999:
+            raise invalid([{"field": name, "message": "a time between 1970 and 9999"}], "filter")
+    after = 0
+    if page_token:
+        match = READ_MODEL_TOKEN.fullmatch(page_token)
+        if match is None:
+            raise invalid([{"field": "page_token", "message": "not the next_page_token of an earlier page of a "
+                            "list with updated_after"}], "query")
+        after = int(match.group(1))
+    store = request.app.state.events
+    try:
+        newest = await asyncio.to_thread(store.newest_cursor)  # before the rows: a later change is after it
+        rows = await asyncio.to_thread(
+            lambda: store.cases_updated_after(
+                updated_after, after, page_size + 1, states=states, deadline_before=deadline_before, **equal
+            )
+        )
+    except sqlite3.OperationalError as err:
+        raise ApiError(
+            503, f"the event store is not available right now ({err}); retry shortly", headers={"Retry-After": "1"}
+        ) from None
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    items = [
+        CaseSummary(
+            case_id=r["case_id"],
+            state=r["state"],
+            type=r["type"],
+            shop_id=r["shop_id"],
+            order_id=r["order_id"],
+            buyer_id=r["buyer_id"],
+            waiting_on=r["waiting_on"],
+            deadline=r["deadline"],
+            dispute_risk=bool(r["dispute_risk"]),
+            opened_at=r["opened_at"],
+            running=None,
+            updated_at=r["updated_at"],
+            version=r["version"],
+        )
+        for r in rows
+    ]
+    last = rows[-1]["last_seq"] if rows else after
+    return CasePage(
+        items=items,
+        next_page_token=f"c{last}" if more else None,
+        cursor=last if more else max(last, newest),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ COMMAND_MODELS: dict[str, type[Command]] = COMMANDS
 
 
 class CaseSummary(BaseModel):
-    """One row of ``GET /v1/cases``, read from the case's search attributes (may lag the view briefly)."""
+    """One row of ``GET /v1/cases``: from the case's search attributes (may lag the view briefly),
+    or, with ``updated_after``, from the event store's ``cases`` read model (written in the step
+    that made the change, so it does not lag)."""
 
     case_id: str
     state: CaseState | None = None
@@ -32,13 +34,24 @@ class CaseSummary(BaseModel):
     deadline: datetime | None = Field(default=None, description="the current deadline, if the case has one")
     dispute_risk: bool = False
     opened_at: datetime | None = None
-    running: bool = Field(default=True, description="false once the case's workflow has finished (after follow-up)")
+    running: bool | None = Field(
+        default=True,
+        description="false once the case's workflow has finished (after follow-up); null with updated_after "
+        "(the read model follows the case, not its workflow run)",
+    )
+    updated_at: datetime | None = Field(default=None, description="with updated_after: when the case last changed")
+    version: int | None = Field(default=None, description="with updated_after: the case version the row describes")
 
 
 class CasePage(BaseModel):
     items: list[CaseSummary]
     next_page_token: str | None = Field(
         default=None, description="pass as page_token to get the next page; null on the last page"
+    )
+    cursor: int | None = Field(
+        default=None,
+        description="with updated_after: the event cursor of the last row (or of the newest change when the page "
+        "is empty); follow on gap-free with GET /v1/events/cases?after=<cursor>",
     )
 
 

@@ -6,7 +6,7 @@ courier events are pushed, signed, to a webhook. Run it with ``python -m sandbox
 """
 
 from sandbox.app import DEFAULT_WEBHOOK_SECRET, Sandbox, create_app
-from sandbox.courier import sign
+from sandbox.courier import sign, signed_headers
 from sandbox.models import DropMode, PaymentFaults
 
-__all__ = ["DEFAULT_WEBHOOK_SECRET", "DropMode", "PaymentFaults", "Sandbox", "create_app", "sign"]
+__all__ = ["DEFAULT_WEBHOOK_SECRET", "DropMode", "PaymentFaults", "Sandbox", "create_app", "sign", "signed_headers"]

@@ -27,9 +27,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--webhook-secret",
         default=os.environ.get("COURIER_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
-        help="HMAC key for X-Signature (default: $COURIER_WEBHOOK_SECRET or the dev secret)",
+        help="HMAC key for X-Signature, signed with X-Signature-Timestamp (default: $COURIER_WEBHOOK_SECRET or the dev secret)",
     )
-    parser.add_argument("--state-file", help="keep payouts, messages and parcels in this SQLite database (created if missing)")
+    parser.add_argument("--state-file", help="keep payouts, messages, parcels and received events in this SQLite database (created if missing)")
     parser.add_argument("--auto-advance-seconds", type=float, help="parcels move one step every N seconds")
     faults = parser.add_argument_group("payment faults (also settable at run time: POST /payments/faults)")
     faults.add_argument("--seed", type=int, default=0)

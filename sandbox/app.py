@@ -12,7 +12,8 @@ one it talks to.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ class Sandbox:
     receiver: EventReceiver
 
     async def reset(self) -> None:
-        """Forget every payout, message, parcel and delivery; faults back to their start-up values."""
+        """Forget every payout, message, parcel, delivery and received event; faults back to their start-up values."""
         await self.courier.reset()
         self.payments.reset()
         self.receiver.reset()
@@ -62,14 +63,17 @@ def create_app(
     auto_advance_seconds: float | None = None,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
     webhook_attempts: int = 3,
+    webhook_clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """Build the sandbox.
 
     ``webhook_url``/``webhook_secret``: where and how courier events are pushed (none: no push).
-    ``state_file``: keep payouts, messages and parcels in this SQLite database across restarts.
+    ``state_file``: keep payouts, messages, parcels and received events in this SQLite database
+    across restarts.
     ``faults``: the payment provider's start-up faults (``POST /payments/faults`` changes them).
     ``auto_advance_seconds``: parcels move one step by themselves every N seconds.
     ``webhook_transport``: an httpx transport for the webhook client (tests capture pushes with it).
+    ``webhook_clock``: Unix seconds for the pushes' ``X-Signature-Timestamp`` (tests sign in the past).
     """
     store = Store.open(state_file)
     sandbox = Sandbox(
@@ -83,8 +87,9 @@ def create_app(
             auto_advance_seconds=auto_advance_seconds,
             webhook_transport=webhook_transport,
             webhook_attempts=webhook_attempts,
+            clock=webhook_clock,
         ),
-        receiver=EventReceiver(),
+        receiver=EventReceiver(store),
     )
 
     @asynccontextmanager

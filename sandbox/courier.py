@@ -1,8 +1,11 @@
 """The courier: parcels with a status, status changes pushed to a webhook, and a polling endpoint.
 
 Each status change (a parcel registered, advanced by hand, or advanced by itself in auto mode) is
-pushed to the webhook URL, if one is configured, as ``POST`` with the parcel event as JSON and
-``X-Signature: <lowercase hex HMAC-SHA256 of the raw body, keyed with the shared secret>``. A
+pushed to the webhook URL, if one is configured, as ``POST`` with the parcel event as JSON,
+``X-Signature-Timestamp: <Unix seconds>`` and ``X-Signature: <lowercase hex HMAC-SHA256 of
+"{timestamp}." + raw body, keyed with the shared secret>``, the way the API checks it
+(``http_api.courier``): the receiver refuses a timestamp outside its tolerance, so a captured push
+cannot be replayed later. Each attempt is signed afresh. A
 push is retried a few times on transport errors and 5xx and logged in ``deliveries``; one that
 still fails is not an error for the caller, since the pipeline polls as a fallback. Registering
 and advancing await the push (its outcome is in the answer, which keeps tests deterministic); a
@@ -21,7 +24,8 @@ import contextlib
 import hashlib
 import hmac
 import logging
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -40,8 +44,19 @@ ParcelKey = tuple[str, str]
 
 
 def sign(secret: str, body: bytes) -> str:
-    """The ``X-Signature`` value for ``body``: lowercase hex HMAC-SHA256 keyed with ``secret``."""
+    """The older ``X-Signature`` value for ``body`` alone: lowercase hex HMAC-SHA256 keyed with ``secret``."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signed_headers(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """The headers of a push signed at ``timestamp`` (Unix seconds): the signature covers the
+    timestamp and the body, so neither can be changed and a replay is dated."""
+    stamp = str(timestamp)
+    return {
+        "Content-Type": "application/json",
+        "X-Signature-Timestamp": stamp,
+        "X-Signature": sign(secret, stamp.encode() + b"." + body),
+    }
 
 
 class UnknownParcel(LookupError):
@@ -63,8 +78,11 @@ class Courier:
         webhook_transport: httpx.AsyncBaseTransport | None = None,
         webhook_attempts: int = 3,
         webhook_timeout_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        #: Unix seconds for the signature's timestamp (tests sign in the past with another clock).
+        self._clock = clock
         self.webhook_url = webhook_url
         self._secret = webhook_secret
         self.auto_advance_seconds = auto_advance_seconds
@@ -143,10 +161,10 @@ class Courier:
         if self.webhook_url is None:
             return None
         raw = event.model_dump_json().encode()
-        headers = {"Content-Type": "application/json", "X-Signature": sign(self._secret, raw)}
         delivery = WebhookDelivery(event=event, url=self.webhook_url, attempts=0)
         for attempt in range(1, self._attempts + 1):
             delivery.attempts = attempt
+            headers = signed_headers(self._secret, raw, int(self._clock()))
             try:
                 response = await self._client().post(self.webhook_url, content=raw, headers=headers)
             except httpx.HTTPError as err:

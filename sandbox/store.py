@@ -1,4 +1,5 @@
-"""The sandbox's records (payouts, messages, parcels): in memory, and written through to SQLite.
+"""The sandbox's records (payouts, messages, parcels, the event receiver's accepted events): in
+memory, and written through to SQLite.
 
 Each change is one row, inserted (a payout, a message) or replaced (a parcel's latest scan), in
 its own transaction, so a change costs the same at 10 records and at 100,000 and the file is
@@ -15,10 +16,12 @@ Without a path the database is in memory only (tests and benchmarks).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from sandbox.models import Message, Parcel, Payout
 
@@ -36,7 +39,12 @@ CREATE TABLE IF NOT EXISTS parcels (
     carrier TEXT NOT NULL, tracking_number TEXT NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (carrier, tracking_number)
 );
+CREATE TABLE IF NOT EXISTS received_events (
+    seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, case_id TEXT NOT NULL, doc TEXT NOT NULL
+);
 """
+#: Tables added after a format version was released (``received_events``) are created on open by
+#: ``CREATE TABLE IF NOT EXISTS``; the existing tables are unchanged, so the version stays.
 
 
 class Store:
@@ -53,6 +61,8 @@ class Store:
         self.parcels: dict[tuple[str, str], Parcel] = {}
         self.messages_by_case: dict[str, list[Message]] = defaultdict(list)
         self.payouts_by_case: dict[str, list[Payout]] = defaultdict(list)
+        #: the event receiver's accepted deliveries, in arrival order (``sandbox.receiver``)
+        self.received: list[dict[str, Any]] = []
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             _refuse_foreign_file(path)
@@ -101,10 +111,22 @@ class Store:
         )
         self.parcels[(parcel.carrier, parcel.tracking_number)] = parcel
 
+    def add_received(self, record: dict[str, Any]) -> None:
+        """One delivery the event receiver accepted (committed before it answers 2xx)."""
+        self._db.execute(
+            "INSERT INTO received_events (event_id, case_id, doc) VALUES (?, ?, ?)",
+            (str(record.get("id")), str(record.get("case_id")), json.dumps(record, separators=(",", ":"))),
+        )
+        self.received.append(record)
+
+    def clear_received(self) -> None:
+        self._db.execute("DELETE FROM received_events")
+        self.received.clear()
+
     def clear(self) -> None:
-        with self._db:  # one transaction: all three tables or none
+        with self._db:  # one transaction: every table or none
             self._db.execute("BEGIN")
-            for table in ("payouts", "messages", "parcels"):
+            for table in ("payouts", "messages", "parcels", "received_events"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
         self.payouts.clear()
         self.messages.clear()
@@ -112,6 +134,7 @@ class Store:
         self.parcels.clear()
         self.messages_by_case.clear()
         self.payouts_by_case.clear()
+        self.received.clear()
 
     def close(self) -> None:
         self._db.close()
@@ -126,6 +149,7 @@ class Store:
         for (doc,) in self._db.execute("SELECT doc FROM parcels"):
             parcel = Parcel.model_validate_json(doc)
             self.parcels[(parcel.carrier, parcel.tracking_number)] = parcel
+        self.received = [json.loads(doc) for (doc,) in self._db.execute("SELECT doc FROM received_events ORDER BY seq")]
 
     def _index_payout(self, payout: Payout) -> None:
         self.payouts[payout.idempotency_key] = payout

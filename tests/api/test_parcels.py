@@ -85,3 +85,65 @@ async def test_with_timestamps_required_the_older_body_only_signature_is_refused
         assert "X-Signature-Timestamp" in response.json()["detail"]
         ok = timestamped(json.loads(raw))
         assert (await http.post("/v1/courier/events", content=ok[0], headers=ok[1])).status_code == 202
+
+
+class Capturing(httpx.AsyncBaseTransport):
+    """Sends over real HTTP and keeps each request, as a man in the middle would."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self._http = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        self.requests.append(request)
+        return await self._http.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+async def test_the_sandbox_courier_signs_with_a_timestamp_and_a_replay_of_its_push_is_refused(api: Api, monkeypatch):
+    """The sandbox courier signs its pushes the way the API checks them (timestamp + body): its
+    push moves the case; the same push captured and replayed ten minutes later is refused and
+    changes nothing; a courier whose clock is ten minutes behind is refused too."""
+    from http_api import courier as courier_route
+    from sandbox import create_app as sandbox_app
+
+    case_id = (await api.opened())["case_id"]
+    await api.ok(case_id, "approve", "staff")
+    tracking = uid("SF")
+    await api.ok(case_id, "submit_return_shipment", "buyer", {"carrier": "sf", "tracking_number": tracking})
+
+    wire = Capturing()
+    courier = sandbox_app(webhook_url=f"{api.base_url}/v1/courier/events", webhook_secret=WEBHOOK_SECRET,
+                          webhook_transport=wire)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=courier), base_url="http://sandbox") as sandbox:
+        parcel = {"carrier": "sf", "tracking_number": tracking, "status": "delivered"}
+        pushed = (await sandbox.post("/courier/parcels", json=parcel)).json()
+    await courier.state.sandbox.aclose()
+    assert pushed["webhook"]["delivered"] is True and pushed["webhook"]["status_code"] == 202
+    [push] = wire.requests
+    assert abs(int(push.headers["X-Signature-Timestamp"]) - time.time()) < 60
+    await api.wait_for_state(case_id, "awaiting_inspection")
+    version = (await api.view(case_id))["version"]
+
+    # Replayed ten minutes later (outside the 5-minute tolerance): refused, nothing changes.
+    later = time.time() + 600
+    monkeypatch.setattr(courier_route, "time", type("Clock", (), {"time": staticmethod(lambda: later)}))
+    replay = await api.http.post("/v1/courier/events", content=push.content,
+                                 headers={k: push.headers[k] for k in ("Content-Type", "X-Signature",
+                                                                        "X-Signature-Timestamp")})
+    assert replay.status_code == 401, replay.text
+    assert "X-Signature-Timestamp is not within" in replay.json()["detail"]
+    monkeypatch.undo()
+    assert (await api.view(case_id))["version"] == version
+
+    # A courier signing with a clock ten minutes behind is refused at once.
+    wire = Capturing()
+    stale = sandbox_app(webhook_url=f"{api.base_url}/v1/courier/events", webhook_secret=WEBHOOK_SECRET,
+                        webhook_transport=wire, webhook_clock=lambda: time.time() - 600, webhook_attempts=1)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=stale), base_url="http://sandbox") as sandbox:
+        answer = (await sandbox.post("/courier/parcels", json={"carrier": "sf", "tracking_number": uid("SF")})).json()
+    await stale.state.sandbox.aclose()
+    assert answer["webhook"]["delivered"] is False and answer["webhook"]["status_code"] == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -202,6 +203,7 @@ def test_list_has_an_option_for_every_filter_the_api_accepts() -> None:
         (["--waiting-on", "courier"], {"waiting_on": "courier"}),
         (["--no-dispute-risk"], {"dispute_risk": "false"}),
         (["--state", "closed", "--state", "refunded"], {"state": ["closed", "refunded"]}),
+        (["--updated-after", "2026-12-07T08:00:00+00:00"], {"updated_after": "2026-12-07T08:00:00+00:00"}),
     ],
 )
 def test_list_sends_each_filter_as_the_api_names_it(
@@ -351,3 +353,11 @@ def test_a_closed_pipe_ends_the_command_quietly(api: FakeApi, monkeypatch: pytes
     monkeypatch.setattr("sys.stdout", _ClosedPipe())
     assert run(api, "show", "c-1") == 141
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_list_updated_after_a_duration_means_that_long_ago(api: FakeApi) -> None:
+    api.on("GET", "/v1/cases", httpx.Response(200, json={"items": [], "next_page_token": None}))
+    before = datetime.now(UTC)
+    assert run(api, "list", "--updated-after", "2h") == 0
+    sent = datetime.fromisoformat(api.last.url.params["updated_after"])
+    assert before - timedelta(hours=2, seconds=5) < sent < before - timedelta(hours=2) + timedelta(seconds=5)

@@ -3,7 +3,9 @@ them on orders of two or three cases racing for the order's quantity and refund)
 on (failures, slow answers, answers lost after the money moved, refusals), and every process
 kind SIGKILLed mid-run and restarted: the worker, the dev server (twice), the API and the sandbox.
 Money and outcomes must come out right: every case as scripted, every refund paid exactly once,
-no order over-refunded, no unit claimed twice, no case lost, no 500 from the API."""
+no order over-refunded, no unit claimed twice, no case lost, no 500 from the API. Outbound events
+too: the sandbox's receiver, subscribed to every type and failing or timing out a share of
+deliveries while the processes are killed, acknowledged every stored event, in order per case."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 from faults import HarnessConfig, report, run_harness
 from faults.harness import DEFAULT_POLICY
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(360)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(480)]
 
 
 def small_policy(tmp_path: Path) -> Path:
@@ -47,6 +49,9 @@ def test_small_run_under_every_fault_pays_every_refund_exactly_once(tmp_path: Pa
         slow_seconds=2.0,  # below the activity's 30 s start-to-close: slow, not timed out
         chaos_window=40.0,
         timeout=240.0,
+        receiver_fail_rate=0.3,
+        receiver_slow_rate=0.03,
+        events_drain_timeout=90.0,
         data_dir=tmp_path / "stack",
         say=lambda _: None,
     )
@@ -74,3 +79,15 @@ def test_small_run_under_every_fault_pays_every_refund_exactly_once(tmp_path: Pa
     assert counters["refused"] >= 2  # the refused cases were refused before being resumed
     assert {c.kind for c in result.cases} >= {"refund_ignored", "return_courier", "exchange", "repair", "multi_approve"}
     assert result.drain_seconds is not None, figures
+
+    events = result.events
+    assert events is not None and events.drained, figures
+    # Every case that opened has its events (opened ... ended), and only the harness's cases do.
+    opened = {c.case_id for c in result.cases if c.opened}
+    assert {key.split(":", 1)[1] for key in events.cases} == opened, figures
+    assert all(events.cases[key].expected >= 4 for key in events.cases), figures
+    assert events.total("missing") == 0 and events.total("out_of_order") == 0, figures
+    assert events.total("unexpected") == 0, figures
+    assert events.total("delivered") == events.total("expected"), figures
+    # The receiver did fail and time out deliveries, so delivery was retried through them.
+    assert events.notes["receiver 503s injected"] > 0 and events.notes["receiver slow answers injected"] > 0, figures

@@ -1,5 +1,6 @@
 """The sandbox's database under SIGKILL: whatever was answered (or reported written) before the
-kill is there after a restart, and the next record continues the sequence."""
+kill is there after a restart, and the next record continues the sequence. The event receiver's
+accepted events too: the fault harness judges delivery by them across sandbox kills."""
 
 from __future__ import annotations
 
@@ -56,6 +57,56 @@ def test_store_keeps_every_write_reported_before_a_sigkill(tmp_path: Path):
         # Nothing half-written or out of order: keys 1..n, at most one committed but not yet reported.
         assert kept == [f"k{i}" for i in range(1, len(kept) + 1)]
         assert len(kept) - len(reported) <= 1
+
+
+def spawn_sandbox(port: int, db: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--state-file", str(db), "--log-level", "warning"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def started(port: int, db: Path) -> subprocess.Popen[bytes]:
+    process = spawn_sandbox(port, db)
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            try:
+                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    process.kill()
+    raise AssertionError("the sandbox did not start")
+
+
+def event(n: int) -> dict[str, object]:
+    return {"id": f"evt_{n}", "type": "case.updated", "case_id": "c-1", "shop_id": "shop-1", "version": n,
+            "sequence": n, "occurred_at": "2026-01-01T00:00:00Z", "data": {}}
+
+
+async def test_receiver_keeps_every_acknowledged_event_across_a_sigkill(tmp_path: Path):
+    db, port = tmp_path / "sandbox.db", free_port()
+    process = await started(port, db)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for n in (1, 2, 3):
+                assert (await http.post("/receiver/events", json=event(n))).status_code == 204
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+        process = await started(port, db)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:  # the old connection died
+            assert [e["id"] for e in (await http.get("/receiver/received")).json()["received"]] == [
+                "evt_1", "evt_2", "evt_3"]
+            # A redelivery after the restart is recognised as one: the ids seen are on file too.
+            assert (await http.post("/receiver/events", json=event(3))).status_code == 204
+            received = (await http.get("/receiver/received")).json()["received"]
+            assert [(e["id"], e["duplicate"]) for e in received][-1] == ("evt_3", True)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
 
 
 async def test_sandbox_killed_between_two_payouts_keeps_both(tmp_path: Path):

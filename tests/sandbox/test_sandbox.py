@@ -6,13 +6,15 @@ import asyncio
 import hmac
 import json
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox import PaymentFaults, create_app, sign
+from http_api.courier import timestamped_signature
+from sandbox import PaymentFaults, create_app
 from tests.sandbox.conftest import SECRET, WEBHOOK_URL, client_for
 
 
@@ -275,11 +277,14 @@ async def test_notification_body_is_validated(client):
 
 
 def assert_signed(request, secret: str = SECRET) -> dict[str, Any]:  # noqa: ANN001
-    expected = hmac.new(secret.encode(), request.content, "sha256").hexdigest()
+    """Signed as the API checks it: HMAC of "{X-Signature-Timestamp}." + body, timestamp of now."""
+    stamp = request.headers["X-Signature-Timestamp"]
+    assert stamp.isdigit() and abs(int(stamp) - time.time()) < 60
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + request.content, "sha256").hexdigest()
     signature = request.headers["X-Signature"]
     assert signature == signature.lower()
     assert hmac.compare_digest(signature, expected)
-    assert signature == sign(secret, request.content)
+    assert signature == timestamped_signature(secret, stamp, request.content)  # the API's expectation
     assert request.headers["Content-Type"] == "application/json"
     return json.loads(request.content)
 

@@ -20,7 +20,8 @@ from fastapi import FastAPI, HTTPException, Request
 from temporalio.testing import ActivityEnvironment
 
 from activities import PaymentActivities
-from sandbox import DropMode, PaymentFaults, create_app, sign
+from http_api.courier import timestamped_signature
+from sandbox import DropMode, PaymentFaults, create_app
 from tests.sandbox.conftest import SECRET, serve
 from tests.sandbox.test_contract import payout_request
 
@@ -60,7 +61,8 @@ def webhook_receiver(secret: str, events: list[dict[str, Any]]) -> FastAPI:
     @receiver.post("/v1/courier/events", status_code=202)
     async def courier_event(request: Request) -> dict[str, bool]:
         raw = await request.body()
-        if not hmac.compare_digest(request.headers.get("X-Signature", ""), sign(secret, raw)):
+        stamp = request.headers.get("X-Signature-Timestamp", "")
+        if not hmac.compare_digest(request.headers.get("X-Signature", ""), timestamped_signature(secret, stamp, raw)):
             raise HTTPException(401, "bad signature")
         events.append(json.loads(raw))
         return {"accepted": True}
