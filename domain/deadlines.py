@@ -81,13 +81,11 @@ def _receipt_overdue(s: Step) -> None:
 def _platform_overdue(s: Step) -> None:
     d = s.case.deadline
     assert d is not None
-    s.notify(WaitingOn.PLATFORM, "overdue", f"Case {s.case.case_id} awaits a platform decision since "
-             f"{d.at.isoformat()}", since=d.at.isoformat())
+    s.notify(WaitingOn.PLATFORM, "overdue", since=d.at.isoformat())
 
 
 def _attention_overdue(s: Step) -> None:
-    s.notify(WaitingOn.MERCHANT, "needs_attention", f"Case {s.case.case_id} still needs attention: "
-             f"{s.case.needs_attention_reason}", supervisor=True, shop=False, reason=s.case.needs_attention_reason)
+    s.notify(WaitingOn.MERCHANT, "needs_attention", supervisor=True, shop=False, problem=s.case.needs_attention_reason)
 
 
 def _closes(reason: CloseReason) -> Callable[[Step], None]:
