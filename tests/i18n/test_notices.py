@@ -18,7 +18,7 @@ from domain.deadlines import DEADLINES
 from domain.models import CaseType, CloseReason, ParcelStatus, Reason, Responsibility, Role
 from domain.money import grant_for
 from domain.rules import ACTIONS
-from notices import KINDS, NoticeError, parse_readers, placeholders, render
+from notices import KINDS, NoticeError, Reader, load_readers, parse_readers, placeholders, render
 from notices.kinds import CASE_TYPES, CLOSE_REASONS, DEADLINE_NAMES, DOMAIN, OUTCOMES, REASONS, RESPONSIBILITIES, msgids
 from notices.readers import ReadersError
 from tests.domain.lifecycle_cases import NOW, POLICY, SITUATIONS, command, step
@@ -159,3 +159,19 @@ def test_a_bad_shops_file_names_the_field_and_what_is_allowed(data: dict, says: 
     assert says in str(caught.value)
 
 
+
+
+def test_the_example_shops_file_loads_and_says_what_its_comments_say():
+    readers = load_readers(Path(__file__).resolve().parents[2] / "shops.example.toml")
+    assert readers.reader(Role.STAFF, "shop-2") == Reader(locale="en", time_zone="Asia/Shanghai")
+    assert readers.reader(Role.BUYER, "shop-1") == Reader(locale="zh-CN", time_zone="Asia/Shanghai")
+    assert readers.reader(Role.PLATFORM, "shop-2").locale == "zh-CN"
+
+
+def test_a_missing_or_broken_shops_file_names_the_file(tmp_path: Path):
+    with pytest.raises(ReadersError, match="shops file .*nowhere.toml does not exist"):
+        load_readers(tmp_path / "nowhere.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[shops\n", encoding="utf-8")
+    with pytest.raises(ReadersError, match="broken.toml is not valid TOML"):
+        load_readers(broken)
