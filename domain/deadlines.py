@@ -85,7 +85,10 @@ def _platform_overdue(s: Step) -> None:
 
 
 def _attention_overdue(s: Step) -> None:
-    s.notify(WaitingOn.MERCHANT, "needs_attention", supervisor=True, shop=False, problem=s.case.needs_attention_reason)
+    # A refused payout is the only way into needs_attention: the provider's reason, as first told.
+    refused = next((e for e in reversed(s.case.timeline) if e.action == "payment_failed"), None)
+    reason = str(refused.detail.get("reason", "")) if refused else (s.case.needs_attention_reason or "")
+    s.notify(WaitingOn.MERCHANT, "needs_attention", supervisor=True, shop=False, provider_reason=reason)
 
 
 def _closes(reason: CloseReason) -> Callable[[Step], None]:

@@ -218,7 +218,7 @@ def _refused(s: Step, result: PayoutRefused) -> None:
     s.record(SYSTEM_ACTOR, "payment_failed", {"reason": result.reason,
                                               "idempotency_key": case.payout_key(case.payout_generation)})
     s.enter(S.NEEDS_ATTENTION, "needs_attention_followup")
-    s.notify(WaitingOn.MERCHANT, "needs_attention", supervisor=True, shop=False, problem=case.needs_attention_reason)
+    s.notify(WaitingOn.MERCHANT, "needs_attention", supervisor=True, shop=False, provider_reason=result.reason)
 
 
 # --------------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ KINDS: dict[str, NoticeText] = {
         "Case {case_id} has been open for {open_for}; buyers often escalate to the platform about now."),
     "needs_attention": NoticeText(
         "Case {case_id} needs attention",
-        "Case {case_id} needs attention: {problem}. Fix it and resume the case."),
+        "The payment provider refused the refund of case {case_id}: {provider_reason}. Fix it and resume "
+        "the case."),
     # To the buyer
     "rejected": NoticeText(
         "The shop refused your request",

@@ -175,3 +175,13 @@ def test_a_missing_or_broken_shops_file_names_the_file(tmp_path: Path):
     broken.write_text("[shops\n", encoding="utf-8")
     with pytest.raises(ReadersError, match="broken.toml is not valid TOML"):
         load_readers(broken)
+
+
+def test_a_refused_payout_tells_the_supervisor_the_providers_reason_and_again_when_nobody_acts():
+    refused, effects = step(SITUATIONS["refunding"], PayoutRefused(reason="account closed"))
+    [first] = [n for n in _notices(effects) if n.kind == "needs_attention"]
+    assert first.role == Role.SUPERVISOR and first.params["provider_reason"] == "account closed"
+    assert refused.deadline is not None
+    _, later = step(refused, AlarmRang(at=refused.deadline.at), at=refused.deadline.at)
+    [again] = [n for n in _notices(later) if n.kind == "needs_attention"]
+    assert render(again.kind, again.params, "zh-CN").body.startswith("支付渠道拒绝了售后单 lc-1 的退款：account closed。")
