@@ -13,6 +13,8 @@ COPY sandbox sandbox
 COPY cli cli
 COPY aftersales_client aftersales_client
 COPY demo demo
+COPY i18n i18n
+COPY notices notices
 COPY worker.py policy.example.toml ./
 # The tracing extra too, so AFTERSALES_TRACING=true works without another image.
 RUN pip install --no-cache-dir '.[tracing]' \

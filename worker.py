@@ -47,7 +47,7 @@ def build_worker(
     ``events``: the event store, else the one ``settings.events_dsn`` names)."""
     recorder = EventActivities(events or EventStore(settings.events_dsn), settings.event_retry_for)
     payments = PaymentActivities(http, settings.payment_url)
-    notifications = NotificationActivities(http, settings.notify_url)
+    notifications = NotificationActivities(http, settings.notify_url, settings.readers)
     courier = CourierActivities(http, settings.courier_url)
     parcels = ParcelActivities(client, settings.task_queue, settings.parcel_keep_for)
     workflows = [*WORKFLOWS, *extra_workflows]

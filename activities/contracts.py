@@ -60,16 +60,29 @@ class PayoutResult(Strict):
         return _leave_out_empty(handler(self), paid_under=self.paid_under)
 
 
+#: A notice parameter: a code, an id, an amount in minor units, an ISO time, a policy duration.
+NoticeParam = str | int | None
+
+
 class Notification(Strict):
-    """A message to one party of a case: reminders, notices, follow-ups."""
+    """A notice to one party of a case (reminders, approvals, refusals, automatic actions): its
+    ``kind`` and ``params``, as the decider made them. The activity words it in the recipient's
+    language (``notices.render``); workflows never build the text."""
 
     dedupe_key: str = Field(description="made in the workflow; the channel drops repeats")
     case_id: str
     shop_id: str
     recipient_role: Role
     recipient_id: str
-    kind: str
-    message: str
+    kind: str = Field(description="one of notices.KINDS")
+    params: dict[str, NoticeParam] = Field(default_factory=dict)
+    message: str | None = Field(
+        default=None, description="only from workflow workers older than rendering by kind (a rollout): "
+        "their English text, sent as it is when the kind cannot be rendered from params")
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_message(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _leave_out_empty(handler(self), message=self.message)
 
 
 class ParcelLookup(Strict):

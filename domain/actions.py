@@ -25,23 +25,20 @@ def _approve(s: Step, cmd: c.ApproveCommand) -> None:
 def _reject(s: Step, cmd: c.RejectCommand) -> None:
     s.case.buyer_context = BuyerContext.REFUSAL
     s.enter(S.AWAITING_BUYER_RESPONSE, "buyer_answer_refusal")
-    s.notify(WaitingOn.BUYER, "rejected", f"The shop refused your request: {cmd.reason}. You may revise "
-             "it, escalate to the platform, or accept", reason=cmd.reason)
+    s.notify(WaitingOn.BUYER, "rejected", refusal=cmd.reason)
 
 
 def _offer(s: Step, cmd: c.OfferPartialRefundCommand) -> None:
     s.case.offer = cmd.amount
     s.case.buyer_context = BuyerContext.OFFER
     s.enter(S.AWAITING_BUYER_RESPONSE, "buyer_answer_offer")
-    s.notify(WaitingOn.BUYER, "offer", f"The shop offers a partial refund of {cmd.amount} "
-             f"{s.case.order.currency} minor units if you keep the item", amount=cmd.amount,
-             currency=s.case.order.currency)
+    s.notify(WaitingOn.BUYER, "offer", amount=cmd.amount, currency=s.case.order.currency)
 
 
 def _require_return(s: Step, cmd: c.RequireReturnCommand) -> None:
     s.case.type = CaseType.RETURN_REFUND
     s.enter(S.AWAITING_RETURN_SHIPMENT, "buyer_return_shipment")
-    s.notify(WaitingOn.BUYER, "return_required", "The shop asks you to return the item first")
+    s.notify(WaitingOn.BUYER, "return_required")
 
 
 def _accept(s: Step, cmd: c.AcceptOfferCommand) -> None:
@@ -65,7 +62,7 @@ def _revise(s: Step, cmd: c.ReviseCommand) -> None:
     if cmd.requested_refund is not None:
         s.case.requested_refund = cmd.requested_refund
     s.enter(S.AWAITING_MERCHANT_DECISION, "merchant_decision")
-    s.notify(WaitingOn.MERCHANT, "revised", f"The buyer revised case {s.case.case_id}")
+    s.notify(WaitingOn.MERCHANT, "revised")
 
 
 def _return_shipped(s: Step, cmd: c.SubmitReturnShipmentCommand) -> None:
@@ -73,8 +70,7 @@ def _return_shipped(s: Step, cmd: c.SubmitReturnShipmentCommand) -> None:
     case.return_carrier, case.return_tracking, case.return_cost = cmd.carrier, cmd.tracking_number, cmd.shipping_cost
     case.return_submitted_at = s.now
     s.enter(S.RETURN_IN_TRANSIT, "merchant_inspection")
-    s.notify(WaitingOn.MERCHANT, "return_shipped", f"The buyer shipped the return: {cmd.carrier} "
-             f"{cmd.tracking_number}", carrier=cmd.carrier, tracking_number=cmd.tracking_number)
+    s.notify(WaitingOn.MERCHANT, "return_shipped", carrier=cmd.carrier, tracking_number=cmd.tracking_number)
 
 
 def _return_received(s: Step, cmd: c.ConfirmReturnReceivedCommand) -> None:
@@ -86,8 +82,7 @@ def _inspected(s: Step, cmd: c.RecordInspectionCommand) -> None:
     if not cmd.passed:
         case.buyer_context = BuyerContext.INSPECTION_FAILED
         s.enter(S.AWAITING_BUYER_RESPONSE, "buyer_answer_inspection")
-        s.notify(WaitingOn.BUYER, "inspection_failed", f"The inspection found {cmd.responsibility}; "
-                 "accept to have the item sent back, or escalate to the platform", responsibility=cmd.responsibility)
+        s.notify(WaitingOn.BUYER, "inspection_failed", responsibility=cmd.responsibility)
         return
     case.deduction = cmd.deduction or 0
     if case.type == CaseType.RETURN_REFUND:
@@ -99,8 +94,7 @@ def _inspected(s: Step, cmd: c.RecordInspectionCommand) -> None:
 def _shipped(s: Step, cmd: c.ShipItemCommand) -> None:
     s.case.outbound_tracking = cmd.tracking_number
     s.enter(S.AWAITING_BUYER_CONFIRMATION, "buyer_confirm_receipt")
-    s.notify(WaitingOn.BUYER, "item_shipped", f"Your item is on its way: {cmd.carrier} {cmd.tracking_number}",
-             carrier=cmd.carrier, tracking_number=cmd.tracking_number)
+    s.notify(WaitingOn.BUYER, "item_shipped", carrier=cmd.carrier, tracking_number=cmd.tracking_number)
 
 
 def _arbitrate(s: Step, cmd: c.ArbitrateCommand) -> None:

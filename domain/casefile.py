@@ -161,12 +161,12 @@ Input = CaseCommand | AlarmRang | ParcelScanned | PayoutPaid | PayoutRefused
 
 @dataclass(frozen=True)
 class Notify:
-    """Tell one recipient: a notice ``kind`` with its ``params``, and today's English ``message``."""
+    """Tell one recipient: a notice ``kind`` with its ``params`` (``notices`` words it in the
+    recipient's language; ``notices.KINDS`` lists every kind)."""
 
     role: Role
     recipient_id: str
     kind: str
-    message: str
     dedupe_key: str
     params: dict[str, Any] = field(default_factory=dict)
 

@@ -81,13 +81,14 @@ def _receipt_overdue(s: Step) -> None:
 def _platform_overdue(s: Step) -> None:
     d = s.case.deadline
     assert d is not None
-    s.notify(WaitingOn.PLATFORM, "overdue", f"Case {s.case.case_id} awaits a platform decision since "
-             f"{d.at.isoformat()}", since=d.at.isoformat())
+    s.notify(WaitingOn.PLATFORM, "overdue", since=d.at.isoformat())
 
 
 def _attention_overdue(s: Step) -> None:
-    s.notify(WaitingOn.MERCHANT, "needs_attention", f"Case {s.case.case_id} still needs attention: "
-             f"{s.case.needs_attention_reason}", supervisor=True, shop=False, reason=s.case.needs_attention_reason)
+    # A refused payout is the only way into needs_attention: the provider's reason, as first told.
+    refused = next((e for e in reversed(s.case.timeline) if e.action == "payment_failed"), None)
+    reason = str(refused.detail.get("reason", "")) if refused else (s.case.needs_attention_reason or "")
+    s.notify(WaitingOn.MERCHANT, "needs_attention", supervisor=True, shop=False, provider_reason=reason)
 
 
 def _closes(reason: CloseReason) -> Callable[[Step], None]:

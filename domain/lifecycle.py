@@ -133,8 +133,7 @@ def _ring(s: Step, cutoff: datetime) -> None:
             s.touch()
             open_for = format_duration(s.policy.deadlines.dispute_risk_after)
             s.record(SYSTEM_ACTOR, "dispute_risk_flagged", {"open_for": open_for})
-            s.notify(WaitingOn.MERCHANT, "dispute_risk", f"Case {case.case_id} has been open for {open_for}; "
-                     "buyers escalate about now", supervisor=True, open_for=open_for)
+            s.notify(WaitingOn.MERCHANT, "dispute_risk", supervisor=True, open_for=open_for)
         elif kind == "poll":
             case.last_poll_at = s.now
             assert case.return_carrier and case.return_tracking
@@ -142,22 +141,31 @@ def _ring(s: Step, cutoff: datetime) -> None:
         elif kind == "followup":
             case.followup_sent = True
             s.record(SYSTEM_ACTOR, "satisfaction_followup_sent", {})
-            s.notify(WaitingOn.BUYER, "satisfaction_followup",
-                     f"How did we do with your {case.type} request {case.case_id}?")
+            s.notify(WaitingOn.BUYER, "satisfaction_followup", type=case.type)
+
+
+def _at_stake(case: Case, deadline: str) -> int:
+    """The refund a reminder names: the offer while the buyer weighs one, else what approving pays."""
+    if deadline == "buyer_answer_offer" and case.offer is not None:
+        return case.offer
+    return case.default_approval_amount()
 
 
 def _remind(s: Step, alarm: Alarm) -> None:
     _, recipient, before, _ = alarm.key.split(":", 3)
     d = s.case.deadline
     assert d is not None
-    text = f"{d.kind} deadline at {d.at.isoformat()} ({before} left): {d.on_expiry} if nobody acts"
     s.record(SYSTEM_ACTOR, "reminder_sent", {"to": recipient, "deadline": d.kind, "before": before,
                                              "deadline_at": d.at.isoformat()})
-    params: dict[str, Any] = {"deadline": d.kind, "deadline_at": d.at.isoformat(), "before": before}
+    # What runs out, when, what happens then (``on_expiry`` is the outcome's English text, a
+    # catalog msgid) and the refund at stake, in minor units: the reader sees it in their money.
+    params: dict[str, Any] = {"deadline": d.kind, "deadline_at": d.at.isoformat(), "before": before,
+                              "outcome": d.on_expiry, "amount": _at_stake(s.case, d.kind),
+                              "currency": s.case.order.currency}
     if recipient == "buyer":
-        s.notify(WaitingOn.BUYER, "reminder", text, **params)
+        s.notify(WaitingOn.BUYER, "reminder", **params)
     else:
-        s.notify(WaitingOn.MERCHANT, "reminder", text, supervisor=recipient == "supervisor",
+        s.notify(WaitingOn.MERCHANT, "reminder", supervisor=recipient == "supervisor",
                  shop=recipient == "shop", **params)
 
 
@@ -179,12 +187,11 @@ def _parcel(s: Step, event: ParcelScanned) -> None:
         "leg": leg, "carrier": event.carrier, "tracking_number": event.tracking_number,
         "occurred_at": event.occurred_at.isoformat(), "source": event.source})
     if event.status == ParcelStatus.EXCEPTION:
-        s.notify(WaitingOn.MERCHANT if is_return else WaitingOn.BUYER, "parcel_exception",
-                 f"The {leg} parcel {event.tracking_number} has a problem", tracking_number=event.tracking_number)
+        s.notify(WaitingOn.MERCHANT if is_return else WaitingOn.BUYER, "parcel_exception", leg=leg,
+                 tracking_number=event.tracking_number)
     if is_return and event.status == ParcelStatus.DELIVERED and case.state == S.RETURN_IN_TRANSIT:
         s.enter(S.AWAITING_INSPECTION, s.deadline("merchant_inspection", base=event.occurred_at))
-        s.notify(WaitingOn.MERCHANT, "return_delivered", f"The return of case {case.case_id} was "
-                 "delivered: confirm and inspect it")
+        s.notify(WaitingOn.MERCHANT, "return_delivered")
     else:
         s.touch()
 
@@ -200,8 +207,7 @@ def _paid(s: Step, result: PayoutPaid) -> None:
                                            "currency": result.currency,
                                            "idempotency_key": result.paid_under or case.payout_key(case.payout_generation),
                                            "already_paid": result.already_paid})
-    s.notify(WaitingOn.BUYER, "refund_paid", f"{result.amount} {result.currency} minor units are on "
-             "their way back to your original payment method", amount=result.amount, currency=result.currency)
+    s.notify(WaitingOn.BUYER, "refund_paid", amount=result.amount, currency=result.currency)
     s.finish_payout()
 
 
@@ -212,8 +218,7 @@ def _refused(s: Step, result: PayoutRefused) -> None:
     s.record(SYSTEM_ACTOR, "payment_failed", {"reason": result.reason,
                                               "idempotency_key": case.payout_key(case.payout_generation)})
     s.enter(S.NEEDS_ATTENTION, "needs_attention_followup")
-    s.notify(WaitingOn.MERCHANT, "needs_attention", f"Refund for case {case.case_id} failed: {result.reason}. "
-             "Fix it and resume the case", supervisor=True, shop=False, reason=result.reason)
+    s.notify(WaitingOn.MERCHANT, "needs_attention", supervisor=True, shop=False, provider_reason=result.reason)
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,9 +235,10 @@ def open_case(request: CaseRequest, grant: ClaimGrant, *, ledger_workflow_id: st
         "requested_refund": request.requested_refund, "description": request.description,
         "evidence": request.evidence, "policy_version": policy.version, "max_refund": grant.max_refund,
         "currency": request.order.currency}, at=opened_at)
-    s.notify(WaitingOn.MERCHANT, "case_opened",
-             f"New {request.type} request ({request.reason}) for order {request.order.order_id}",
-             type=request.type, reason=request.reason, order_id=request.order.order_id)
+    deadline = s.case.deadline
+    assert deadline is not None
+    s.notify(WaitingOn.MERCHANT, "case_opened", type=request.type, reason=request.reason,
+             order_id=request.order.order_id, deadline_at=deadline.at.isoformat())
     return s.case, s.effects
 
 

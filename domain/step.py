@@ -83,8 +83,11 @@ class Step:
         self.case.timeline.append(TimelineEntry(at=at or self.now, actor=TimelineActor(role=actor.role, id=actor.id),
                                                 action=action, detail=detail))
 
-    def notify(self, party: WaitingOn, kind: str, message: str, *, supervisor: bool = False, shop: bool = True,
-               **params: Any) -> None:
+    def notify(self, party: WaitingOn, kind: str, *, supervisor: bool = False, shop: bool = True,
+               **params: str | int | None) -> None:
+        """Tell ``party`` a notice ``kind`` with its ``params`` (codes, ids, minor units, ISO times,
+        policy durations such as ``"1d"``): the words are the reader's, in their language, made by
+        the notice activity (``notices.render``), not here."""
         case = self.case
         recipients: list[tuple[Role, str]] = []
         if party == WaitingOn.BUYER:
@@ -98,7 +101,7 @@ class Step:
                 recipients.append((Role.SUPERVISOR, case.order.shop_id))
         for role, recipient in recipients:
             key = f"{case.order.shop_id}:{case.case_id}:{len(case.timeline)}:{kind}:{role}"  # per shop, as payout keys
-            self.effects.append(Notify(role=role, recipient_id=recipient, kind=kind, message=message,
+            self.effects.append(Notify(role=role, recipient_id=recipient, kind=kind,
                                        dedupe_key=key, params={"case_id": case.case_id, **params}))
 
     def touch(self) -> None:
@@ -150,7 +153,7 @@ class Step:
 
     def close(self, reason: CloseReason) -> None:
         self.end(S.CLOSED, reason)
-        self.notify(WaitingOn.BUYER, "closed", f"Case {self.case.case_id} is closed: {reason}", close_reason=reason)
+        self.notify(WaitingOn.BUYER, "closed", close_reason=reason)
 
     def complete(self) -> None:
         if money.reimbursement_total(payout_lines(self.case, self.policy)) > 0:
@@ -161,12 +164,11 @@ class Step:
     def await_return(self) -> None:
         window = self.policy.deadlines.buyer_return_shipment
         self.enter(S.AWAITING_RETURN_SHIPMENT, "buyer_return_shipment")
-        self.notify(WaitingOn.BUYER, "return_approved", "Your return was approved: ship the item back "
-                    f"and submit the tracking number within {format_duration(window)}", within=format_duration(window))
+        self.notify(WaitingOn.BUYER, "return_approved", within=format_duration(window))
 
     def escalate(self) -> None:
         self.enter(S.IN_ARBITRATION, "platform_decision")
-        self.notify(WaitingOn.PLATFORM, "escalated", f"Case {self.case.case_id} awaits a platform decision")
+        self.notify(WaitingOn.PLATFORM, "escalated")
 
     def refund_now(self, action: str, **detail: Any) -> None:
         self.record(SYSTEM_ACTOR, action, {"refund": refund_amount(self.case, self.policy), **detail})

@@ -21,7 +21,7 @@ from pydantic.json_schema import models_json_schema
 from temporalio.client import Client
 
 from domain.models import CaseRequest, Principal
-from http_api import cases, courier, events, problems
+from http_api import cases, courier, docs_assets, events, problems
 from http_api.auth import JwtVerifier, TokenBook, TokensError, load_tokens
 from http_api.bodies import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from http_api.context import ApiState, State
@@ -117,6 +117,8 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served offline instead: http_api.docs_assets
+        redoc_url=None,
         openapi_tags=[
             {"name": "cases", "description": "open, read, list and act on cases"},
             {"name": "courier", "description": "parcel events pushed by the courier"},
@@ -131,6 +133,7 @@ def create_app(
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     instrument_api(app, settings, tracer_provider)
     problems.install(app)
+    docs_assets.install(app)
     app.include_router(cases.router)
     app.include_router(courier.router)
     events.install(app, settings.events_dsn)

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.durations import parse_duration
 from domain.policy import Policy, load_policy
+from notices.readers import Readers, load_readers
 
 
 class Settings(BaseSettings):
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     task_queue: str = Field(default="aftersales", alias="AFTERSALES_TASK_QUEUE")
     policy_path: str | None = Field(default=None, alias="AFTERSALES_POLICY")
+    #: Shops file: each shop's locale and time zone for notices (``notices.readers``); unset: zh-CN.
+    shops_path: str | None = Field(default=None, alias="AFTERSALES_SHOPS")
     tokens_path: str | None = Field(default=None, alias="AFTERSALES_TOKENS")
     payment_url: str = Field(default="http://127.0.0.1:8700/payments", alias="PAYMENT_URL")
     courier_url: str = Field(default="http://127.0.0.1:8700/courier", alias="COURIER_URL")
@@ -175,3 +178,8 @@ class Settings(BaseSettings):
     @cached_property
     def policy(self) -> Policy:
         return load_policy(self.policy_path)
+
+    @cached_property
+    def readers(self) -> Readers:
+        """Who reads notices in which locale and time zone (the shops file)."""
+        return load_readers(self.shops_path)

@@ -128,7 +128,8 @@ class PaymentCounters(BaseModel):
 
 
 class MessageBody(_Body):
-    """``POST /notify/messages``: one notice to one party of a case."""
+    """``POST /notify/messages``: one notice to one party of a case, worded in ``locale``
+    (``title`` and ``message``, the body), with the ``kind`` and ``params`` it was worded from."""
 
     dedupe_key: str = Field(min_length=1, max_length=300)
     case_id: str
@@ -136,7 +137,10 @@ class MessageBody(_Body):
     recipient_role: str
     recipient_id: str
     kind: str
-    message: str
+    params: dict[str, str | int | None] = Field(default_factory=dict, description="what the kind is worded from")
+    locale: str | None = Field(default=None, description="the language of title and message: zh-CN or en")
+    title: str | None = None
+    message: str = Field(description="the notice's text")
 
 
 class Message(MessageBody):

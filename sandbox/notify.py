@@ -42,8 +42,10 @@ class NotificationChannel:
         recipient_role: str | None = None,
         recipient_id: str | None = None,
         kind: str | None = None,
+        locale: str | None = None,
     ) -> list[Message]:
-        wanted = {"case_id": case_id, "recipient_role": recipient_role, "recipient_id": recipient_id, "kind": kind}
+        wanted = {"case_id": case_id, "recipient_role": recipient_role, "recipient_id": recipient_id, "kind": kind,
+                  "locale": locale}
         filters = {name: value for name, value in wanted.items() if value is not None}
         candidates = self._store.messages_by_case.get(case_id, []) if case_id is not None else self._store.messages
         return [m for m in candidates if all(getattr(m, name) == value for name, value in filters.items())]
@@ -70,11 +72,13 @@ def notify_router(channel: NotificationChannel) -> APIRouter:
         recipient_role: Annotated[str | None, Query()] = None,
         recipient_id: Annotated[str | None, Query()] = None,
         kind: Annotated[str | None, Query()] = None,
+        locale: Annotated[str | None, Query(description="zh-CN or en")] = None,
         limit: Annotated[int | None, Query(ge=0, description="only the last `limit` messages")] = None,
     ) -> dict[str, Any]:
         """The inbox in arrival order, filtered by any of the query parameters; ``count`` is the
-        number of matching messages even when ``limit`` returns fewer."""
-        messages = channel.inbox(case_id, recipient_role, recipient_id, kind)
+        number of matching messages even when ``limit`` returns fewer. Each message shows its
+        ``locale``, ``title`` and ``message`` (the text the recipient reads), ``kind`` and ``params``."""
+        messages = channel.inbox(case_id, recipient_role, recipient_id, kind, locale)
         shown = messages if limit is None else messages[len(messages) - limit:] if limit else []
         return {"messages": [m.model_dump(mode="json") for m in shown], "count": len(messages)}
 

@@ -267,7 +267,7 @@ class CaseWorkflow:
     def _notify(self, n: Notify) -> None:
         notification = Notification(dedupe_key=n.dedupe_key, case_id=self.case.case_id,
                                     shop_id=self.case.order.shop_id, recipient_role=n.role,
-                                    recipient_id=n.recipient_id, kind=n.kind, message=n.message)
+                                    recipient_id=n.recipient_id, kind=n.kind, params=n.params)
         self._tasks.append(workflow.start_activity_method(
             NotificationActivities.send_notification, notification, start_to_close_timeout=timedelta(seconds=10),
             schedule_to_close_timeout=timedelta(hours=1), retry_policy=NOTIFY_RETRY,

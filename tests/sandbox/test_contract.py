@@ -110,14 +110,14 @@ async def test_send_notification_is_delivered_once(app, http):
         recipient_role=Role.BUYER,
         recipient_id="buyer-1",
         kind="refund_paid",
-        message="10800 CNY minor units are on their way back",
+        params={"case_id": "c1", "amount": 10_800, "currency": "CNY"},
     )
     await ActivityEnvironment().run(acts.send_notification, notification)
     await ActivityEnvironment().run(acts.send_notification, notification)
     async with client_for(app) as client:
         inbox = (await client.get("/notify/messages", params={"case_id": "c1", "recipient_role": "buyer"})).json()
     assert inbox["count"] == 1
-    assert inbox["messages"][0]["message"] == notification.message
+    assert inbox["messages"][0]["message"] == "¥108.00 已原路退回您的支付账户（售后单 c1）。"
 
 
 async def test_lookup_parcel(app, http):
