@@ -248,7 +248,12 @@ class Harness:
                 # Every case and order ledger in flight stays in the worker's cache: a cache
                 # smaller than that replays a history per step and per look (README, "Running
                 # the worker"), which at 1,000 cases starves the stack.
-                extra_env={"AFTERSALES_MAX_CACHED_WORKFLOWS": str(max(125, 2 * self.config.cases + 100))},
+                extra_env={
+                    "AFTERSALES_MAX_CACHED_WORKFLOWS": str(max(125, 2 * self.config.cases + 100)),
+                    # A private event store, whatever the environment names: the event check
+                    # compares everything in it with what the receiver got.
+                    "AFTERSALES_EVENTS_DSN": f"sqlite:///{(data_dir / 'events.sqlite3').resolve()}",
+                },
             )
             self.stack = stack
             self.timeout = self.config.timeout or (600.0 + self.config.cases * 1.5) * scale
