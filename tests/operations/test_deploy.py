@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,19 @@ def test_workers_and_api_share_one_event_store(compose):
     assert mounts[0] == mounts[1] and len(mounts[0]) == 1
     (volume,) = mounts[0]
     assert volume in compose["volumes"]  # a named volume, not a container's own layer
+
+
+def test_the_image_gets_every_package_of_the_project():
+    """The image once listed its packages one COPY at a time and missed casefeed, which the worker
+    imports: a worker container would not have started. Now it copies the project minus
+    .dockerignore; no package of ours may be ignored, and pip installs each of them."""
+    assert "COPY . ." in (ROOT / "Dockerfile").read_text().splitlines()
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert {"domain", "workflows", "casefeed", "http_api"} <= packages
+    assert not packages & ignored
+    assert {".git", ".venv", ".data", "tests"} <= ignored
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert packages <= {pattern.rstrip("*") for pattern in include}
+    assert (ROOT / "worker.py").exists() and "worker.py" not in ignored
