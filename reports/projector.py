@@ -25,12 +25,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from casefeed.store import parse_ts, sqlite_path, ts
+from casefeed.store import sqlite_path, ts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS report_cursor (
@@ -127,7 +127,8 @@ COLUMNS = tuple(f.name for f in fields(CaseFacts))
 def _seconds(start: str | None, end: str) -> int | None:
     if start is None:
         return None
-    return int((parse_ts(end) - parse_ts(start)).total_seconds())
+    # (fromisoformat reads the store's fixed-width UTC text ten times faster than strptime)
+    return int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
 
 
 def _cause(data: dict[str, Any], version: int, facts: CaseFacts) -> tuple[str, str | None]:
@@ -275,7 +276,7 @@ class Projector:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.executemany(f"INSERT OR REPLACE INTO report_cases ({','.join(COLUMNS)}) VALUES ({marks})",
-                                [tuple(asdict(f).values()) for f in known.values()])
+                                [tuple(getattr(f, c) for c in COLUMNS) for f in known.values()])
             self.db.executemany("INSERT OR IGNORE INTO report_automatic VALUES (?, ?, ?, ?, ?)", automatic)
             self.db.execute("INSERT INTO report_cursor (id, seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE"
                             " SET seq = excluded.seq", (rows[-1][0],))
