@@ -32,9 +32,10 @@ SCENARIOS = ("approved", "oos_timeout", "inspection_timeout", "cancelled", "arbi
 WEIGHTS = (30, 20, 15, 15, 10, 10)
 
 
-def _case_events(rng: random.Random, case_id: str, opened: datetime) -> Iterator[tuple[str, timedelta, dict[str, Any]]]:
+def _case_events(rng: random.Random, case_id: str, opened: datetime,
+                 weights: tuple[int, ...] = WEIGHTS) -> Iterator[tuple[str, timedelta, dict[str, Any]]]:
     """(type, time after opening, data) of one synthetic case."""
-    scenario = rng.choices(SCENARIOS, WEIGHTS)[0]
+    scenario = rng.choices(SCENARIOS, weights)[0]
     price = rng.randrange(1_000, 50_000)
     kind = {"approved": "refund_only", "oos_timeout": "refund_only", "cancelled": "refund_only",
             "arbitrated": "refund_only"}.get(scenario, "return_refund")
@@ -106,7 +107,7 @@ def _case_events(rng: random.Random, case_id: str, opened: datetime) -> Iterator
 
 
 def write_cases(dsn: str, shop_id: str, count: int, first_opened: datetime, span: timedelta, *,
-                seed: int = 7, prefix: str = "c") -> int:
+                seed: int = 7, prefix: str = "c", weights: tuple[int, ...] = WEIGHTS) -> int:
     """Write ``count`` synthetic ended cases of ``shop_id``, opened evenly over ``span``; returns the events written."""
     EventStore(dsn).close()  # the schema
     rng = random.Random(seed)
@@ -115,7 +116,7 @@ def write_cases(dsn: str, shop_id: str, count: int, first_opened: datetime, span
         case_id = f"{prefix}{n}"
         opened = first_opened + span * n / max(count, 1)
         version, step = 0, None
-        events = sorted(_case_events(rng, case_id, opened), key=lambda event: event[1])
+        events = sorted(_case_events(rng, case_id, opened, weights), key=lambda event: event[1])
         for sequence, (kind, after, data) in enumerate(events, start=1):
             if after != step:  # the events of one step (one time here) describe one case version
                 version, step = version + 1, after
@@ -194,3 +195,36 @@ def run(sizes: list[int], repeats: int, say: Any) -> dict[str, Any]:
         grow = statistics.median(out[str(b)]["first_s"]) / statistics.median(out[str(a)]["first_s"])
         say(f"  first build grows {grow:.1f}x for {b // a}x the cases")
     return out
+
+
+def example_charts(folder: Path) -> list[Path]:
+    """The README's example charts: a shop over eight weeks in which it lets fewer deadlines run
+    out each week (synthetic events, as above), in English."""
+    from reports import charts
+
+    with tempfile.TemporaryDirectory(prefix="report-example-") as work:
+        dsn = f"sqlite:///{work}/events.sqlite3"
+        first = datetime(2026, 10, 5, tzinfo=UTC)  # a Monday
+        for week in range(8):
+            missed = max(30 - 4 * week, 4)
+            write_cases(dsn, "shop-1", 120, first + week * 7 * DAY, 5 * DAY, seed=week, prefix=f"w{week}-",
+                        weights=(30 + (30 - missed), missed, missed // 2, 15, 10, missed // 3))
+        projector = Projector(dsn)
+        try:
+            report = build(projector, "shop-1", first, first + 8 * 7 * DAY)
+        finally:
+            projector.close()
+    written = []
+    for name, svg in (("report-weekly.svg", charts.weekly(report, "en")),
+                      ("report-deadlines.svg", charts.by_deadline(report, "en"))):
+        path = folder / name
+        path.write_text(svg + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # python -m bench.report docs/
+    import sys
+
+    for path in example_charts(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")):
+        print(path)

@@ -13,6 +13,7 @@ for a day's events; see docs/reports.md).
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
@@ -90,14 +91,14 @@ def scope(principal: Principal, shop_id: str | None, projector: Projector) -> st
 
 
 def _valid_id(text: str) -> bool:
-    import re
-
     return re.fullmatch(ID_PATTERN, text) is not None
 
 
 async def report_for(request: Request, principal: Principal, shop_id: str | None, start_text: str,
                      end_text: str) -> Report:
     projector: Projector = request.app.state.reports
+    if principal.role not in READERS:
+        raise ApiError(403, f"the {principal.role} role may not read reports (staff, supervisor, platform, operator)")
     start, end = period(start_text, end_text)
     try:
         await asyncio.to_thread(projector.catch_up)

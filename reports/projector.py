@@ -17,7 +17,8 @@ Who decided a payout is read from the step that started it (``case.state_changed
 began with ``deadline_expired`` is automatic (the deadline's kind is the preceding
 ``case.automatic_action`` of the same version); the platform's is ``platform``; any other
 (staff approval or inspection, an offer the buyer accepted, a replacement the buyer confirmed)
-is ``staff``. A resumed payout keeps the cause of the one that failed.
+is ``staff``. A resumed payout keeps the cause of the one that failed. An outcome without a
+payout is decided the same way, except that a buyer's cancellation is ``buyer``.
 """
 
 from __future__ import annotations
