@@ -38,6 +38,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ValidationProblem, "description": "bad period or shop id; errors name the parameter"},
     503: {"model": Problem, "description": "the event store is busy; retry"},
 }
+#: Far outside any case's life; it keeps date arithmetic away from year 1 and 9999.
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 FROM_HELP = "start of the period: a date (00:00 UTC) or an RFC 3339 time with offset; included"
 TO_HELP = "end of the period: a date (00:00 UTC) or an RFC 3339 time with offset; excluded"
 
@@ -61,6 +63,8 @@ def parse_instant(field: str, text: str) -> datetime:
         raise _bad(field, f"{text!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 time") from None
     if at.tzinfo is None:
         raise _bad(field, f"{text!r} has no offset: add Z or +08:00, or give a date")
+    if not EARLIEST <= at < LATEST:
+        raise _bad(field, f"{text!r} is out of range: reports cover {EARLIEST.year} to {LATEST.year - 1}")
     return at.astimezone(UTC)
 
 

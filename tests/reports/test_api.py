@@ -81,6 +81,7 @@ async def test_staff_read_their_shop_and_platform_reads_any_or_all(served):
     ("tok-staff", {"from": "2025-01-01", "to": "2026-12-01"}, 422, "to", "at most 366 days"),
     ("tok-staff", {"from": "yesterday"}, 422, "from", "neither a date (YYYY-MM-DD) nor an RFC 3339 time"),
     ("tok-staff", {"to": "2026-12-01T00:00:00"}, 422, "to", "has no offset"),
+    ("tok-staff", {"from": "9999-12-31T00:00:00-14:00", "to": "9999-12-31"}, 422, "from", "out of range"),
 ])
 async def test_bad_requests_name_the_parameter(served, token, params, status, field, words):
     query = {"from": "2026-11-01", "to": "2026-12-01", **params}
