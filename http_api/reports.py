@@ -128,7 +128,14 @@ async def get_report(
     return await report_for(request, principal, shop_id, start, end)
 
 
-@router.get("/v1/reports/page", response_class=HTMLResponse, responses=ERRORS,
+# The page's errors are JSON like every other route's, so the route keeps the JSON default
+# and documents its HTML 200 itself (a response_class would document the errors as HTML too).
+PAGE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the report as an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
+    **ERRORS}
+
+
+@router.get("/v1/reports/page", response_model=None, responses=PAGE,
             summary="A shop's report as an HTML page with charts (zh-CN or en)")
 async def get_report_page(
     request: Request, principal: CurrentPrincipal,
