@@ -246,11 +246,22 @@ class Projector:
                     return folded
 
     def _page(self, page: int) -> int:
-        after = self.cursor
+        # The write lock is held from reading the cursor to moving it: another process folding the
+        # same file (the API and a worker's weekly job) waits, and never folds an event twice.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            folded = self._fold_page(page)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        return folded
+
+    def _fold_page(self, page: int) -> int:
         try:
             rows = self._events.execute(
                 "SELECT seq, case_key, case_id, shop_id, version, type, occurred_at, body FROM events"
-                " WHERE seq > ? ORDER BY seq LIMIT ?", (after, page)).fetchall()
+                " WHERE seq > ? ORDER BY seq LIMIT ?", (self.cursor, page)).fetchall()
         except sqlite3.OperationalError as err:
             if "no such table" in str(err):  # no case has been recorded yet
                 return 0
@@ -274,17 +285,11 @@ class Projector:
             if kind == "case.automatic_action":
                 automatic.append((seq, case_key, shop_id, str(data.get("deadline")), occurred_at))
         marks = ",".join("?" * len(COLUMNS))
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.executemany(f"INSERT OR REPLACE INTO report_cases ({','.join(COLUMNS)}) VALUES ({marks})",
-                                [tuple(getattr(f, c) for c in COLUMNS) for f in known.values()])
-            self.db.executemany("INSERT OR IGNORE INTO report_automatic VALUES (?, ?, ?, ?, ?)", automatic)
-            self.db.execute("INSERT INTO report_cursor (id, seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE"
-                            " SET seq = excluded.seq", (rows[-1][0],))
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        self.db.executemany(f"INSERT OR REPLACE INTO report_cases ({','.join(COLUMNS)}) VALUES ({marks})",
+                            [tuple(getattr(f, c) for c in COLUMNS) for f in known.values()])
+        self.db.executemany("INSERT OR IGNORE INTO report_automatic VALUES (?, ?, ?, ?, ?)", automatic)
+        self.db.execute("INSERT INTO report_cursor (id, seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE"
+                        " SET seq = excluded.seq", (rows[-1][0],))
         return len(rows)
 
     def shop_known(self, shop_id: str) -> bool:

@@ -44,3 +44,26 @@ def test_an_empty_event_store_gives_an_empty_report(tmp_path):
         projector.close()
     assert report.ended.total == report.opened.total == 0
     assert report.money == [] and report.weekly == [] and report.first_merchant_response.p50_seconds is None
+
+
+def test_two_processes_folding_one_facts_file_count_each_event_once(tmp_path):
+    """The API and a worker's weekly job share the facts file: folding at the same time, each
+    page is folded by one of them (two projectors on one file, as two processes would be)."""
+    import threading
+
+    shared, alone = f"sqlite:///{tmp_path}/shared/events.sqlite3", f"sqlite:///{tmp_path}/alone/events.sqlite3"
+    for dsn in (shared, alone):
+        write_cases(dsn, "shop-p", 150, NOV, timedelta(days=18))
+    api, job, reference = Projector(shared), Projector(shared), Projector(alone)
+    try:
+        folded: list[int] = []
+        threads = [threading.Thread(target=lambda p=p: folded.append(p.catch_up(page=7))) for p in (api, job)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(folded) == reference.catch_up()
+        assert build(api, "shop-p", NOV, END) == build(reference, "shop-p", NOV, END)
+    finally:
+        for projector in (api, job, reference):
+            projector.close()
