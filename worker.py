@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import httpx
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -124,11 +125,33 @@ def provider_http_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=settings.http_timeout_seconds)
 
 
+async def connect_when_up(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """Connect to Temporal, retrying with backoff (1 s doubling to 15 s) for up to
+    ``AFTERSALES_CONNECT_WAIT`` seconds, so a worker started beside a server that is still coming
+    up (compose, a cluster restart) waits for it instead of exiting; each failure is logged with
+    the address and why. Raises ``ConnectionError`` once the wait is over."""
+    log = logging.getLogger(__name__)
+    give_up = time.monotonic() + settings.connect_wait_seconds
+    pause = 1.0
+    while True:
+        try:
+            return await connect(settings.temporal_address, settings.temporal_namespace, settings=settings,
+                                 runtime=runtime)
+        except RuntimeError as err:  # the SDK's "Failed client connect: ..."
+            left = give_up - time.monotonic()
+            if left <= 0:
+                raise ConnectionError(
+                    f"cannot reach Temporal at {settings.temporal_address} after "
+                    f"{settings.connect_wait_seconds:g} s (AFTERSALES_CONNECT_WAIT): {err}") from err
+            log.warning("cannot reach Temporal at %s yet (%s); retrying in %.0f s",
+                        settings.temporal_address, str(err).split(": ", 1)[-1][:200], min(pause, left))
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 15.0)
+
+
 async def run_worker(settings: Settings | None = None, extra_workflows: Sequence[type] = ()) -> None:
     settings = settings or Settings()
-    client = await connect(
-        settings.temporal_address, settings.temporal_namespace, settings=settings, runtime=worker_runtime(settings)
-    )
+    client = await connect_when_up(settings, worker_runtime(settings))
     events = EventStore(settings.events_dsn)
     if settings.subscriptions_path:
         apply_config(events, settings.subscriptions_path)
@@ -160,7 +183,7 @@ def main(extra_workflows: Sequence[type] = ()) -> None:
         asyncio.run(run_worker(settings, extra_workflows=extra_workflows))
     except KeyboardInterrupt:
         pass
-    except ValueError as err:  # a setting that only shows its problem when used (a TLS file, the metrics address)
+    except (ValueError, ConnectionError) as err:  # a setting that only shows its problem when used
         sys.exit(f"worker: {err}")
 
 

@@ -14,6 +14,7 @@ dev stack's ``.data/tokens.json``), ``--json`` for machine output.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -274,8 +275,26 @@ def _report_api_error(err: ApiError, args: argparse.Namespace) -> None:
 # Entry point
 
 
+#: Exit code when the reader of our output went away (``aftersales list | head``): 128 + SIGPIPE, as a
+#: command killed by the signal would report it.
+EXIT_PIPE_CLOSED = 141
+
+
 def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None) -> int:
     """Run the command; returns the exit code (``transport`` lets tests stand in for the API)."""
+    try:
+        return _main(argv, transport)
+    except BrokenPipeError:
+        # The reader closed the pipe: stop quietly, with no traceback. Point stdout at /dev/null so the
+        # interpreter's final flush does not fail again on the closed pipe.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return EXIT_PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None, transport: httpx.BaseTransport | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if args.command == "sandbox":

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     notify_url: str = Field(default="http://127.0.0.1:8700/notify", alias="NOTIFY_URL")
     courier_webhook_secret: str = Field(default="dev-courier-secret", alias="COURIER_WEBHOOK_SECRET")
     http_timeout_seconds: float = Field(default=10.0, gt=0, alias="AFTERSALES_HTTP_TIMEOUT")
+    #: How long the worker keeps trying to reach Temporal at start (a server still starting, a
+    #: cluster restarting with the worker) before it gives up and exits 1; 0 tries once.
+    connect_wait_seconds: float = Field(default=300.0, ge=0, alias="AFTERSALES_CONNECT_WAIT")
     # Worker tuning; the defaults are justified by the benchmarks (README, "Capacity").
     # Above the cases a worker has in flight at once; every cached case lengthens the worker's
     # garbage-collection pauses, which are the command latency's tail (125: p99 139 ms, 500: 344).

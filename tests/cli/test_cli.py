@@ -336,3 +336,18 @@ def test_token_prints_a_principals_token_from_the_tokens_file_it_is_pointed_at(
     assert capsys.readouterr().out == "tok-a\n"
     assert main(["token", "nobody"]) == EXIT_USAGE
     assert "no such principal" in capsys.readouterr().err
+
+
+class _ClosedPipe(io.StringIO):
+    """stdout whose reader went away (``aftersales show c-1 | head -0``)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_pipe_ends_the_command_quietly(api: FakeApi, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    api.on("GET", "/v1/cases/c-1", httpx.Response(200, json=case_view()))
+    monkeypatch.setattr("sys.stdout", _ClosedPipe())
+    assert run(api, "show", "c-1") == 141
+    assert "Traceback" not in capsys.readouterr().err

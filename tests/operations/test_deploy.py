@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,35 @@ def test_promtool_accepts_the_config_rules_and_dashboard_queries(tmp_path):
                  ["check", "rules", str(rules), str(tmp_path / "dashboard-rules.yml")]):
         done = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_workers_and_api_share_one_event_store(compose):
+    """The workers write events and the cases read model; the API serves /v1/events, the feeds and
+    the queues from them. Each container's own file would leave the API with an empty store."""
+    services = compose["services"]
+    dsns = {services[name]["environment"].get("AFTERSALES_EVENTS_DSN") for name in ("worker", "api")}
+    assert len(dsns) == 1
+    (dsn,) = dsns
+    assert dsn is not None and dsn.startswith("sqlite:////")
+    folder = dsn[len("sqlite:///"):].rsplit("/", 1)[0]
+    mounts = [{v.split(":")[0] for v in services[name].get("volumes", []) if v.split(":")[1] == folder}
+              for name in ("worker", "api")]
+    assert mounts[0] == mounts[1] and len(mounts[0]) == 1
+    (volume,) = mounts[0]
+    assert volume in compose["volumes"]  # a named volume, not a container's own layer
+
+
+def test_the_image_gets_every_package_of_the_project():
+    """The image once listed its packages one COPY at a time and missed casefeed, which the worker
+    imports: a worker container would not have started. Now it copies the project minus
+    .dockerignore; no package of ours may be ignored, and pip installs each of them."""
+    assert "COPY . ." in (ROOT / "Dockerfile").read_text().splitlines()
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert {"domain", "workflows", "casefeed", "http_api"} <= packages
+    assert not packages & ignored
+    assert {".git", ".venv", ".data", "tests"} <= ignored
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert packages <= {pattern.rstrip("*") for pattern in include}
+    assert (ROOT / "worker.py").exists() and "worker.py" not in ignored
