@@ -20,10 +20,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import CourierActivities, NotificationActivities, PaymentActivities
 from activities.parcels import ParcelActivities
+from activities.reports import ReportActivities
 from casefeed.dispatch import Dispatcher
 from casefeed.recording import EventActivities
 from casefeed.store import EventStore
 from casefeed.subscriptions import apply_config
+from reports.schedule import ensure_weekly_schedule
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 from runtime.telemetry import CaseLogContext, setup_tracing, worker_runtime
@@ -31,8 +33,9 @@ from runtime.temporal import connect
 from workflows.case import CaseWorkflow
 from workflows.order_ledger import OrderLedgerWorkflow
 from workflows.parcel import ParcelWorkflow
+from workflows.weekly_report import WeeklyReportsWorkflow
 
-WORKFLOWS: Sequence[type] = (CaseWorkflow, OrderLedgerWorkflow, ParcelWorkflow)
+WORKFLOWS: Sequence[type] = (CaseWorkflow, OrderLedgerWorkflow, ParcelWorkflow, WeeklyReportsWorkflow)
 
 
 def build_worker(
@@ -50,6 +53,7 @@ def build_worker(
     notifications = NotificationActivities(http, settings.notify_url, settings.readers)
     courier = CourierActivities(http, settings.courier_url)
     parcels = ParcelActivities(client, settings.task_queue, settings.parcel_keep_for)
+    reports = ReportActivities(settings.events_dsn)
     workflows = [*WORKFLOWS, *extra_workflows]
     return Worker(
         client,
@@ -57,7 +61,8 @@ def build_worker(
         workflows=workflows,
         workflow_runner=workflow_runner(settings, workflows),
         activities=[payments.pay_refund, notifications.send_notification, courier.lookup_parcel,
-                    recorder.record_events, parcels.claim_parcel],
+                    recorder.record_events, parcels.claim_parcel, reports.report_shops,
+                    reports.build_shop_report_notice],
         interceptors=[CaseLogContext()],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_workflow_task_polls=settings.workflow_task_pollers,
@@ -152,6 +157,7 @@ async def run_worker(settings: Settings | None = None, extra_workflows: Sequence
         apply_config(events, settings.subscriptions_path)
     async with provider_http_client(settings) as http:
         worker = build_worker(client, settings, http, extra_workflows, events)
+        await ensure_weekly_schedule(client, settings.task_queue)  # idempotent: every worker may
         tune_garbage_collector(settings)
         log = logging.getLogger(__name__)
         log.info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)

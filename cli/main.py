@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="After-sales cases (refund, return, exchange, repair) on Temporal.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Start everything locally with `aftersales dev`, then e.g. `aftersales --as alice list`.",
+        # Whole option names only: with prefixes, `report --to DATE` is "ambiguous" (--token,
+        # --tokens-file) before the subcommand's parser even sees it.
+        allow_abbrev=False,
     )
     _global_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
@@ -134,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="a principal id (alice, buyer-1, ...) or a role")
 
     add_action_commands(sub, common)
+    from cli.report import add_report_command
+
+    add_report_command(sub, common)
 
     sub.add_parser("worker", help="run the Temporal worker (reads TEMPORAL_ADDRESS, PAYMENT_URL, ...)")
     p = sub.add_parser("api", help="run the HTTP API")
@@ -312,6 +318,11 @@ def _main(argv: Sequence[str] | None, transport: httpx.BaseTransport | None) -> 
             from cli import dev
 
             return dev.run_process_command(args)
+        if args.command == "report":
+            from cli.report import run_report
+
+            print(run_report(args, resolve_token(args), transport))
+            return 0
         return run_api_command(args, transport)
     except ApiError as err:
         _report_api_error(err, args)

@@ -558,6 +558,25 @@ def _outcome_table(items: list[Scenario], ledger: dict[str, Any]) -> str:
     return render.table(rows, headers + (["problem"] if any(i.error for i in items) else []))
 
 
+def shops_report(demo: Demo, shops: set[str]) -> str:
+    """Each shop's report (``GET /v1/reports``, read as the operator) from yesterday to tomorrow (UTC)."""
+    from reports.figures import Report
+    from reports.text import table
+
+    operator = next((p["id"] for p in demo.tokens.values() if p.get("role") == "operator"), None)
+    if operator is None:
+        return "(no operator token in the tokens file: no report)"
+    today = datetime.now(UTC).date()
+    start, end = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=1)).isoformat()
+    parts = []
+    for shop in sorted(shops):
+        try:
+            parts.append(table(Report.model_validate(demo.api(operator).get_report(start, end, shop)), "en"))
+        except ApiError as err:
+            parts.append(f"report of {shop}: {err}")
+    return "\n\n".join(parts)
+
+
 def run_demo(
     api_url: str,
     sandbox_url: str,
@@ -623,6 +642,8 @@ def run_demo(
         )
         if subscription is not None:
             out(demo.events_report(items, subscription))
+        out("")
+        out(shops_report(demo, {s.request["order"]["shop_id"] for s in items}))
         return 0 if not any(s.error for s in items) else 1
     finally:
         demo.close()

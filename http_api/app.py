@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from domain.models import CaseRequest, Principal
 from http_api import cases, courier, docs_assets, events, problems
+from http_api import reports as report_routes
 from http_api.auth import JwtVerifier, TokenBook, TokensError, load_tokens
 from http_api.bodies import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from http_api.context import ApiState, State
@@ -123,6 +124,7 @@ def create_app(
             {"name": "cases", "description": "open, read, list and act on cases"},
             {"name": "courier", "description": "parcel events pushed by the courier"},
             {"name": "events", "description": "outbound events: catch-up feed, subscriptions, deliveries"},
+            {"name": "reports", "description": "what missed deadlines cost each shop: figures and charts"},
             {"name": "health", "description": "liveness and readiness"},
         ],
     )
@@ -137,6 +139,7 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(courier.router)
     events.install(app, settings.events_dsn)
+    report_routes.install(app, settings.events_dsn)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
     async def healthz(api: State) -> Health:

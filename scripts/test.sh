@@ -13,5 +13,5 @@ if { ! command -v docker-compose >/dev/null || ! command -v promtool >/dev/null;
     || echo "scripts/test.sh: could not install docker-compose and prometheus; the deploy tests will say so" >&2
 fi
 .venv/bin/ruff check .
-.venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench casefeed i18n notices
+.venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench casefeed i18n notices reports
 .venv/bin/python -m pytest -q "$@"
