@@ -53,7 +53,7 @@ def build_worker(
     notifications = NotificationActivities(http, settings.notify_url, settings.readers)
     courier = CourierActivities(http, settings.courier_url)
     parcels = ParcelActivities(client, settings.task_queue, settings.parcel_keep_for)
-    reports = ReportActivities(settings.events_dsn)
+    reports = ReportActivities(settings.events_dsn, settings.readers)
     workflows = [*WORKFLOWS, *extra_workflows]
     return Worker(
         client,

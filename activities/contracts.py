@@ -78,11 +78,13 @@ class Notification(Strict):
     params: dict[str, NoticeParam] = Field(default_factory=dict)
     message: str | None = Field(
         default=None, description="only from workflow workers older than rendering by kind (a rollout): "
-        "their English text, sent as it is when the kind cannot be rendered from params")
+        "their English text, sent as it is when the kind cannot be rendered from params; or a notice "
+        "its sender words itself (the weekly report)")
+    locale: str | None = Field(default=None, description="the language of `message` when not English")
 
     @model_serializer(mode="wrap")
     def _leave_out_no_message(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _leave_out_empty(handler(self), message=self.message)
+        return _leave_out_empty(handler(self), message=self.message, locale=self.locale)
 
 
 class ParcelLookup(Strict):

@@ -29,7 +29,7 @@ class NotificationActivities:
     def message_body(self, notification: Notification) -> dict[str, Any]:
         """What the channel is sent for ``notification``: its fields, worded for its reader."""
         reader = self._readers.reader(notification.recipient_role, notification.shop_id)
-        body = notification.model_dump(mode="json", exclude={"message"})
+        body = notification.model_dump(mode="json", exclude={"message", "locale"})
         try:
             rendered = render(notification.kind, notification.params, reader.locale, reader.time_zone)
         except NoticeError as err:
@@ -37,8 +37,9 @@ class NotificationActivities:
                 # Retrying cannot word it: a kind or parameter this code does not know.
                 raise ApplicationError(f"notice cannot be worded: {err}", type="NoticeUnrenderable",
                                        non_retryable=True) from None
-            # From a workflow worker older than notices by kind (a rollout): its text, as it is.
-            return {**body, "locale": "en", "title": None, "message": notification.message}
+            # Worded by its sender (the weekly report), or from a workflow worker older than notices
+            # by kind (a rollout, English): its text, as it is.
+            return {**body, "locale": notification.locale or "en", "title": None, "message": notification.message}
         return {**body, "locale": rendered.locale, "title": rendered.title, "message": rendered.body}
 
     @activity.defn(name="send_notification")

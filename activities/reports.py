@@ -13,7 +13,7 @@ from temporalio import activity
 from activities.contracts import Notification
 from casefeed.store import ts
 from domain.models import Role
-from i18n import DEFAULT_LOCALE
+from notices import Readers
 from reports.figures import build
 from reports.projector import Projector
 from reports.text import notice
@@ -49,10 +49,10 @@ def notice_key(shop_id: str, start: datetime) -> str:
 class ReportActivities:
     """``events_dsn``: the event store; the fact tables beside it are opened at first use."""
 
-    def __init__(self, events_dsn: str, locale: str = DEFAULT_LOCALE) -> None:
+    def __init__(self, events_dsn: str, readers: Readers | None = None) -> None:
         self._events_dsn = events_dsn
         self._opened: Projector | None = None
-        self._locale = locale
+        self._readers = readers or Readers()
 
     @property
     def _projector(self) -> Projector:
@@ -75,10 +75,12 @@ class ReportActivities:
 
     @activity.defn(name="build_shop_report_notice")
     async def build_shop_report_notice(self, request: ShopReportRequest) -> Notification:
-        """The shop's report for the period, as a notice to its supervisors."""
+        """The shop's report for the period, as a notice to its supervisors, in their language (the
+        shops file): a report is worded here, not from a notice template, so it travels as text."""
         report = await asyncio.to_thread(build, self._projector, request.shop_id, request.start, request.end)
+        locale = self._readers.reader(Role.SUPERVISOR, request.shop_id).locale
         return Notification(
             dedupe_key=notice_key(request.shop_id, request.start),
             case_id=f"weekly-report-{request.start.date().isoformat()}", shop_id=request.shop_id,
             recipient_role=Role.SUPERVISOR, recipient_id=request.shop_id, kind=NOTICE_KIND,
-            message=notice(report, self._locale))
+            message=notice(report, locale), locale=locale)

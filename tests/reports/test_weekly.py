@@ -60,8 +60,10 @@ async def test_triggering_the_schedule_sends_each_shop_its_weekly_report_once(tm
                                                 dev_server_extra_args=dev_server_args(), ui=False)
     async with env, serve(sandbox_app()) as sandbox_url, httpx.AsyncClient(base_url=sandbox_url) as sandbox, \
             httpx.AsyncClient() as provider_http:
+        shops = tmp_path / "shops.toml"
+        shops.write_text('[shops."shop-w2"]\nlocale = "en"\n', encoding="utf-8")
         settings = Settings(AFTERSALES_TASK_QUEUE=task_queue, AFTERSALES_EVENTS_DSN=dsn,
-                            NOTIFY_URL=f"{sandbox_url}/notify")
+                            NOTIFY_URL=f"{sandbox_url}/notify", AFTERSALES_SHOPS=str(shops))
         async with build_worker(env.client, settings, provider_http):
             assert await ensure_weekly_schedule(env.client, task_queue) is True
             assert await ensure_weekly_schedule(env.client, task_queue) is False  # a second worker's start
@@ -77,14 +79,17 @@ async def test_triggering_the_schedule_sends_each_shop_its_weekly_report_once(tm
 
             projector = Projector(dsn)
             try:
-                expected = {shop: notice(build(projector, shop, week_start, week_end), "zh-CN")
+                locales = {"shop-w1": "zh-CN", "shop-w2": "en"}  # each shop's supervisors read their language
+                expected = {shop: notice(build(projector, shop, week_start, week_end), locales[shop])
                             for shop in result.shops}
             finally:
                 projector.close()
             assert {m["shop_id"]: m["message"] for m in messages} == expected
             assert {(m["recipient_role"], m["recipient_id"]) for m in messages} == {
                 ("supervisor", "shop-w1"), ("supervisor", "shop-w2")}
+            assert {m["shop_id"]: m["locale"] for m in messages} == locales
             assert "售后报告：shop-w1" in expected["shop-w1"] and "因无人及时处理而自动支付" in expected["shop-w1"]
+            assert "shop-w2" in expected["shop-w2"] and "Paid because nobody acted in time" in expected["shop-w2"]
 
             await handle.trigger()  # the same week again: the channel drops the repeats
             await _last_run(handle, env.client, 2)
