@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS cases (
     last_seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS cases_changed ON cases (last_seq);
+-- The workbench's queues (casefeed.queue): a shop's cases waiting on it, and a state's cases
+-- (escalations), each read in deadline order straight from the index.
+CREATE INDEX IF NOT EXISTS cases_shop_queue ON cases (shop_id, waiting_on, deadline);
+CREATE INDEX IF NOT EXISTS cases_state_queue ON cases (state, deadline);
 CREATE TABLE IF NOT EXISTS subscriptions (
     id TEXT PRIMARY KEY,
     shop_id TEXT,
