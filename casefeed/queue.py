@@ -151,11 +151,20 @@ class QueueReader:
         flt = flt or QueueFilter()
         where, params = _where(queue, shop_id, staff_limit, flt)
         page = max(page, 1)
-        sql = (f"SELECT c.*, {_REASON} FROM cases c WHERE {where}"
-               " ORDER BY c.deadline IS NULL, c.deadline, c.case_key LIMIT ? OFFSET ?")
+        offset = (page - 1) * page_size
+        # Cases with a deadline, then those without: two index-ordered reads (SQLite sorts NULL
+        # first, and "deadline IS NULL" in ORDER BY would sort every row of the queue).
+        select = f"SELECT c.*, {_REASON} FROM cases c WHERE {where} AND c.deadline"
         with self._lock:
-            rows = self._db.execute(sql, [*params, page_size, (page - 1) * page_size]).fetchall()
-            total = self._db.execute(f"SELECT COUNT(*) FROM cases c WHERE {where}", params).fetchone()[0]
+            total, dated = self._db.execute(f"SELECT COUNT(*), COUNT(c.deadline) FROM cases c WHERE {where}",
+                                            params).fetchone()
+            rows = []
+            if offset < dated:
+                rows = self._db.execute(f"{select} IS NOT NULL ORDER BY c.deadline, c.case_key LIMIT ? OFFSET ?",
+                                        [*params, page_size, offset]).fetchall()
+            if len(rows) < page_size and total > dated:
+                rows += self._db.execute(f"{select} IS NULL ORDER BY c.case_key LIMIT ? OFFSET ?",
+                                         [*params, page_size - len(rows), max(offset - dated, 0)]).fetchall()
             counts = {}
             for other in count:
                 w, p = _where(other, shop_id, staff_limit, QueueFilter())

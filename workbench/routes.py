@@ -374,6 +374,9 @@ def case_page(request: Request, session: Session, view: CaseView, *, status: int
     forms = []
     for action in mine.next_actions:
         spec = form_for(action)
+        if action == "approve" and view.type != CaseType.REFUND_ONLY:
+            # Only a refund-only approval takes an amount (a return's refund is set at inspection).
+            spec.fields = [f for f in spec.fields if f.name != "amount"]
         retried = attempt is not None and attempt.action == action
         forms.append({"spec": spec, "vals": attempt.values if retried and attempt else _form_values(spec, view),
                       "errs": attempt.errors if retried and attempt else {}, "open": retried})

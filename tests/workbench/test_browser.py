@@ -106,8 +106,8 @@ def browser(stack: Stack) -> Iterator[Any]:
         chromium.close()
 
 
-def signed_in(browser: Any, stack: Stack, who: str, locale: str = "en-US") -> Any:
-    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900},
+def signed_in(browser: Any, stack: Stack, who: str, locale: str = "en-US", time_zone: str = "UTC") -> Any:
+    context = browser.new_context(locale=locale, timezone_id=time_zone, viewport={"width": 1280, "height": 900},
                                   extra_http_headers={"Accept-Language": locale})
     page = context.new_page()
     page.goto(f"{stack.url}/workbench/sign-in")
@@ -222,7 +222,7 @@ def test_another_shops_case_is_not_found_like_a_free_id(browser: Any, stack: Sta
 
 
 def test_in_chinese_the_labels_are_chinese_and_amounts_in_yuan(browser: Any, stack: Stack) -> None:
-    page = signed_in(browser, stack, "sam", locale="zh-CN")
+    page = signed_in(browser, stack, "sam", locale="zh-CN", time_zone="Asia/Shanghai")
     assert page.locator("h1").inner_text() == "等待店铺处理"
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     row = page.locator("tr[data-case=stale]").inner_text()
