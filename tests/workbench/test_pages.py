@@ -128,3 +128,10 @@ async def test_no_open_redirects_and_every_asset_is_served_here(client) -> None:
     for path in ("/workbench/static/workbench.css", "/workbench/static/workbench.js"):
         assert (await client.get(path)).status_code == 200
     assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_the_dev_stack_prints_the_workbenchs_address(tmp_path) -> None:
+    from cli.dev import DevStack
+
+    stack = DevStack(data_dir=tmp_path / ".data", api_port=8123, say=lambda _: None)
+    assert "workbench     http://127.0.0.1:8123/workbench" in stack.banner()
