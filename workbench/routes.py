@@ -307,12 +307,12 @@ async def queue_page(request: Request) -> Response:
         return error_page(request, session, 503, t("The queue cannot be read right now; retry shortly."),
                           headers={"Retry-After": "2"})
     now = datetime.now(UTC)
-    rows = [{
-        "row": r,
-        "link": _case_link(principal, r.shop_id, r.case_id),
-        "countdown": t.countdown(r.deadline, now, r.deadline_kind, r.type, r.refund_amount, r.currency),
-        "urgency": t.urgency(r.deadline, now),
-    } for r in result.rows]
+    rows = []
+    for r in result.rows:
+        amount = t.money(r.refund_amount, r.currency)
+        rows.append({"row": r, "link": _case_link(principal, r.shop_id, r.case_id), "amount": amount,
+                     "countdown": t.countdown(r.deadline, now, r.deadline_kind, r.type, amount),
+                     "urgency": t.urgency(r.deadline, now)})
 
     def link(**change: Any) -> str:
         params = [(k, v) for k, v in q.multi_items() if k not in change and k != "page"]
@@ -392,7 +392,7 @@ def case_page(request: Request, session: Session, view: CaseView, *, status: int
     d = view.deadline_detail
     return render(request, "case.html", status=status, session=session, view=view, forms=forms, claimed=claimed,
                   evidence=evidence, banner=banner, banner_kind=banner_kind, stale=stale,
-                  countdown=t.countdown(d.at, now, d.kind, view.type, view.refund.amount, view.refund.currency)
+                  countdown=t.countdown(d.at, now, d.kind, view.type, t.money(view.refund.amount, view.refund.currency))
                   if d else None, urgency=t.urgency(d.at if d else None, now),
                   path=f"{PREFIX}/cases/{quote(_ref(session.principal, view), safe=':')}",
                   detail_text=_detail_text(t, view.refund.currency), safe_url=_safe_url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -276,9 +276,13 @@ def _duration(span: timedelta, locale: str) -> str:
     parts = [(days, "duration-day"), (hours, "duration-hour"), (rest // 60, "duration-minute")]
     while len(parts) > 1 and parts[0][0] == 0:
         parts.pop(0)
-    babel_locale = _babel_locale(locale)
-    return " ".join(format_unit(value, unit, length="short", locale=babel_locale) for value, unit in parts[:2]
-                    if value or unit == parts[0][1])
+    return " ".join(_unit(value, unit, locale) for value, unit in parts[:2] if value or unit == parts[0][1])
+
+
+@lru_cache(maxsize=1024)
+def _unit(value: int, unit: str, locale: str) -> str:
+    """``3 hr``: few distinct values (minutes < 60, hours < 24, days), each formatted once."""
+    return format_unit(value, unit, length="short", locale=_babel_locale(locale))
 
 
 @dataclass(frozen=True)
@@ -308,17 +312,17 @@ class Text:
 
     def unit_patterns(self) -> dict[str, list[str]]:
         """For the live countdown script: each unit's text for 1 and for many, ``{n}`` in place of the number."""
-        babel_locale = _babel_locale(self.locale)
-        return {unit: [format_unit(n, f"duration-{unit}", length="short", locale=babel_locale).replace(str(n), "{n}")
-                       for n in (1, 7)] for unit in ("day", "hour", "minute")}
+        return {unit: [_unit(n, f"duration-{unit}", self.locale).replace(str(n), "{n}") for n in (1, 7)]
+                for unit in ("day", "hour", "minute")}
 
     def countdown(self, deadline: datetime | None, now: datetime, kind: str | None, case_type: str,
-                  amount: int, currency: str) -> Markup:
-        """"auto-refund ¥199.00 in 3 hr 12 min", with the duration in a span the script keeps live."""
+                  amount: str) -> Markup:
+        """"auto-refund ¥199.00 in 3 hr 12 min" (``amount`` formatted), with the duration in a span the
+        script keeps live."""
         if deadline is None:
             return Markup(escape(self("no deadline")))
         msgid = expiry_msgid(kind, case_type)
-        outcome = self(msgid, amount=self.money(amount, currency)) if msgid else ""
+        outcome = self(msgid, amount=amount) if msgid else ""
         left = deadline - now
         span = Markup('<span class="countdown" data-deadline="{}">{}</span>').format(
             deadline.isoformat(), self.duration(left))

@@ -50,8 +50,8 @@ def test_the_countdown_reads_naturally_in_both_languages() -> None:
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     due = now + timedelta(hours=3, minutes=12)
-    en = str(text.Text("en").countdown(due, now, "merchant_decision", "refund_only", 19_900, "CNY"))
-    zh = str(text.Text("zh-CN").countdown(due, now, "merchant_decision", "refund_only", 19_900, "CNY"))
+    en = str(text.Text("en").countdown(due, now, "merchant_decision", "refund_only", "CN¥199.00"))
+    zh = str(text.Text("zh-CN").countdown(due, now, "merchant_decision", "refund_only", "¥199.00"))
     assert re.sub(r"<[^>]+>", "", en) == "auto-refund CN¥199.00 in 3 hr 12 min"
     assert re.sub(r"<[^>]+>", "", zh) == "3小时 12分钟后自动退款 ¥199.00"
 
