@@ -177,7 +177,7 @@ def run_tuning(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_queue(args: argparse.Namespace) -> dict[str, Any]:
-    requests = 50 if args.quick else 200
+    requests = 50 if args.quick or args.cases < 1000 else 200
     pages, filled = asyncio.run(queue.measure(args.cases, requests))
     _say(f"workbench staff queue: {args.cases} open cases in the shop (read model filled in {filled:.1f} s), "
          f"{requests} renders per page, in process")
