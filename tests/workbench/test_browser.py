@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cli.dev import DevStack, free_ports
+from cli.dev import DevStack, StackError, free_ports
 from tests.support.factory import request as case_request
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -74,11 +74,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("workbench-stack")
     policy = folder / "policy.toml"
     policy.write_text(POLICY)
-    temporal, ui, api, sandbox = free_ports(4)
-    dev = DevStack(data_dir=folder / "data", policy=policy, temporal_port=temporal, ui_port=ui, api_port=api,
-                   sandbox_port=sandbox, say=lambda _: None)
+    for attempt in (1, 2):  # a port found free can be taken by another process before it is bound
+        temporal, ui, api, sandbox = free_ports(4)
+        # Its own event store: the test session's (tests/conftest.py) holds other tests' cases of shop-1.
+        dev = DevStack(data_dir=folder / f"data-{attempt}", policy=policy, temporal_port=temporal, ui_port=ui,
+                       api_port=api, sandbox_port=sandbox, say=lambda _: None,
+                       extra_env={"AFTERSALES_EVENTS_DSN": f"sqlite:///{folder / f'events-{attempt}.sqlite3'}"})
+        try:
+            dev.start()
+            break
+        except StackError:
+            dev.stop()
+            if attempt == 2:
+                raise
     try:
-        dev.start()
         s = Stack(dev)
         # Shipped orders: the merchant has 3 days; unshipped: 3 hours (so these come first).
         s.open_case("far-1", type="return_refund", reason="quality_issue")
