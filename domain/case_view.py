@@ -32,7 +32,7 @@ def view(case: Case, policy: Policy) -> CaseView:
         policy_version=policy.version, version=case.version, created_at=case.created_at,
         updated_at=case.updated_at, buyer_context=case.buyer_context, offer=case.offer,
         return_tracking=case.return_tracking, outbound_tracking=case.outbound_tracking,
-        needs_attention_reason=case.needs_attention_reason, timeline=list(case.timeline),
+        needs_attention_reason=case.needs_attention_reason, order=case.order, timeline=list(case.timeline),
         next_actions=list(actions_in(situation)), actions_by_role=actions_by_role(situation),
     )
 

@@ -315,6 +315,7 @@ class CaseView(Strict):
     return_tracking: str | None = None
     outbound_tracking: str | None = None
     needs_attention_reason: str | None = None
+    order: Order | None = Field(default=None, description="the order as the shop sent it: items, prices, shipping")
     timeline: list[TimelineEntry]
     next_actions: list[str]
     actions_by_role: dict[str, list[str]] = Field(default_factory=dict)

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from temporalio.client import Client
 
+import workbench
 from domain.models import CaseRequest, Principal
 from http_api import cases, courier, docs_assets, events, problems
 from http_api import reports as report_routes
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(courier.router)
     events.install(app, settings.events_dsn)
     report_routes.install(app, settings.events_dsn)
+    workbench.install(app)  # the staff console at /workbench (server-rendered, same process)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
     async def healthz(api: State) -> Health:

@@ -12,6 +12,13 @@ if { ! command -v docker-compose >/dev/null || ! command -v promtool >/dev/null;
   (apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose prometheus) >/dev/null \
     || echo "scripts/test.sh: could not install docker-compose and prometheus; the deploy tests will say so" >&2
 fi
+# The workbench's browser tests (tests/workbench/test_browser.py) drive Debian's chromium through
+# Playwright (never a downloaded browser); a CJK font makes its zh-CN pages and screenshots legible.
+if { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; } \
+    && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei) >/dev/null \
+    || echo "scripts/test.sh: could not install chromium; the workbench's browser tests will be skipped" >&2
+fi
 .venv/bin/ruff check .
-.venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench casefeed i18n notices reports
+.venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench casefeed i18n notices reports workbench
 .venv/bin/python -m pytest -q "$@"

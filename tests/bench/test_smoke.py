@@ -64,3 +64,7 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     # Two worker processes at the default cache hold more than one does.
     assert figures["tuning"]["2 workers"]["worker_peak_mib"] > figures["tuning"]["defaults"]["worker_peak_mib"]
     assert "ratio ours/baseline" in run.stdout and "p99 ours/baseline" in run.stdout
+
+    queue = figures["queue"]  # the workbench's queue page, rendered 50 times per page
+    assert queue["cases"] == 6 and set(queue["pages"]) == {"first page", "filtered", "page 1"}
+    assert all(p["p50_ms"] > 0 and p["cpu_ms"] > 0 for p in queue["pages"].values())
