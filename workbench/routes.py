@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -33,6 +34,8 @@ from http_api.auth import current_principal
 from http_api.cases import case_ref, refusal, visible_view
 from http_api.context import ApiState
 from http_api.problems import ApiError, dependency_fault, engine_failure, refusal_status
+from http_api.reports import report_for
+from reports import html as report_html
 from runtime.cases import CaseNotFound, CaseRefused
 from workbench import text as labels
 from workbench.forms import FormSpec, error_field, form_for, from_minor, payload_from_form
@@ -326,6 +329,54 @@ async def queue_page(request: Request) -> Response:
                   chosen={"state": set(states), "type": case_type or "", "reason": reason or "",
                           "dispute_risk": risk_text if risk_text in ("yes", "no") else ""},
                   show_shop=shop is None, limit_text=t.money(limit, "CNY"))
+
+
+# --------------------------------------------------------------------------------------------
+# Reports (the same figures as GET /v1/reports, by the same rules: http_api.reports.report_for)
+
+REPORT_DAYS = 28  # the default period: the last four weeks, through today
+
+
+@router.get("/reports")
+async def reports_page(request: Request) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_sign_in(request)
+    t = text_for(request)
+    principal = session.principal
+    q = request.query_params
+    today = datetime.now(UTC).date()
+    values = {"from": q.get("from") or (today - timedelta(days=REPORT_DAYS - 1)).isoformat(),
+              "through": q.get("through") or today.isoformat(), "shop_id": q.get("shop_id") or ""}
+    fields = [("from", "From", "date"), ("through", "Through", "date")]
+    if principal.role in (Role.PLATFORM, Role.OPERATOR):
+        fields.append(("shop_id", "Shop (empty: every shop)", "text"))
+    errors: dict[str, str] = {}
+    days: dict[str, date] = {}
+    for name in ("from", "through"):
+        try:
+            days[name] = date.fromisoformat(values[name])
+        except ValueError:
+            errors[name] = t("Write a date as YYYY-MM-DD.")
+    if not errors and days["through"] < days["from"]:
+        errors["through"] = t("The period ends before it starts.")
+    if errors:
+        return render(request, "reports.html", status=422, session=session, fields=fields, values=values,
+                      errors=errors, refused=None, report_html=None)
+    # The shop's days are the reader's: from 00:00 on the first day to 24:00 on the last, in UTC.
+    start, end = days["from"].isoformat() + "T00:00:00Z", (days["through"] + timedelta(days=1)).isoformat() + "T00:00:00Z"
+    try:
+        report = await report_for(request, principal, values["shop_id"] or None, start, end)
+    except ApiError as err:
+        field = next((e["field"] for e in err.extra.get("errors", []) if isinstance(e, dict)), None)
+        if err.status == 422 and field in ("from", "to", "shop_id"):
+            errors["through" if field == "to" else field] = err.detail
+            return render(request, "reports.html", status=422, session=session, fields=fields, values=values,
+                          errors=errors, refused=None, report_html=None)
+        return render(request, "reports.html", status=err.status, session=session, fields=fields, values=values,
+                      errors={}, refused=err.detail, report_html=None, headers=err.headers)
+    return render(request, "reports.html", session=session, fields=fields, values=values, errors={},
+                  refused=None, report_html=Markup(report_html.render(report, t.locale)))
 
 
 # --------------------------------------------------------------------------------------------

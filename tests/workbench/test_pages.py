@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from bench.report import write_cases
 from casefeed.store import EventStore
 from domain.models import Principal, Role
 from http_api.app import create_app
+from i18n import format_money
 from runtime.settings import Settings
 from tests.workbench.rows import put
 
@@ -135,3 +137,33 @@ def test_the_dev_stack_prints_the_workbenchs_address(tmp_path) -> None:
 
     stack = DevStack(data_dir=tmp_path / ".data", api_port=8123, say=lambda _: None)
     assert "workbench     http://127.0.0.1:8123/workbench" in stack.banner()
+
+
+async def test_the_report_page_shows_the_shops_figures_and_charts_in_both_languages(client, dsn: str) -> None:
+    write_cases(dsn, "shop-1", 30, datetime(2026, 11, 2, tzinfo=UTC), timedelta(days=20))
+    write_cases(dsn, "shop-2", 10, datetime(2026, 11, 2, tzinfo=UTC), timedelta(days=20), seed=3)
+    await sign_in(client)
+    page = await client.get("/workbench/reports", params={"from": "2026-11-01", "through": "2026-11-30"})
+    assert page.status_code == 200
+    api = await client.get("/v1/reports", params={"from": "2026-11-01", "to": "2026-12-01"},
+                           headers={"Authorization": "Bearer tok-alice"})
+    figures = api.json()
+    assert figures["shop_id"] == "shop-1" and figures["opened"]["total"] == 30  # the other shop's cases are not in it
+    automatic = figures["money"][0]["automatic"]["total"]
+    assert automatic > 0 and format_money(automatic, "CNY", "en") in page.text
+    assert page.text.count("<svg") == 2 and 'href="/workbench/reports"' in page.text
+    chinese = await client.get("/workbench/reports", params={"from": "2026-11-01", "through": "2026-11-30"},
+                               headers={"Accept-Language": "zh-CN"})
+    assert "报表" in chinese.text and format_money(automatic, "CNY", "zh-CN") in chinese.text
+
+
+async def test_a_bad_report_period_is_named_next_to_its_field_and_another_shop_is_refused(client, dsn: str) -> None:
+    await sign_in(client)
+    bad = await client.get("/workbench/reports", params={"from": "1 Nov", "through": "2026-11-30"})
+    assert bad.status_code == 422 and 'id="e-from"' in bad.text and "YYYY-MM-DD" in bad.text
+    reversed_ = await client.get("/workbench/reports", params={"from": "2026-11-30", "through": "2026-11-01"})
+    assert reversed_.status_code == 422 and 'id="e-through"' in reversed_.text
+    huge = await client.get("/workbench/reports", params={"from": "2024-01-01", "through": "2026-11-30"})
+    assert huge.status_code == 422 and 'id="e-through"' in huge.text and "366" in huge.text
+    other = await client.get("/workbench/reports", params={"shop_id": "shop-2"})
+    assert other.status_code == 403 and "shop-2" in other.text and "<svg" not in other.text
