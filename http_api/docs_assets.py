@@ -19,6 +19,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs-assets"
+#: Both pages may load nothing from another host. ReDoc's bundle still names one image on
+#: cdn.redoc.ly (its "Redocly" logo); this keeps the browser from asking for it (the inline
+#: scripts FastAPI's pages start the UIs with stay allowed).
+OFFLINE_ONLY = {"Content-Security-Policy": "default-src 'self' blob: 'unsafe-inline'; img-src 'self' data:; "
+                                           "frame-ancestors 'none'"}
 ASSETS_DIR = Path(str(files("fastapi_offline").joinpath("static")))
 
 
@@ -32,7 +37,7 @@ def install(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") ->
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")  # behind a proxy that serves the API under a prefix
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{root}{openapi_url}",
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=f"{root}{oauth2_redirect_url}",
@@ -42,6 +47,8 @@ def install(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") ->
             # no badge that sends the schema to validator.swagger.io
             swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
         )
+        page.headers.update(OFFLINE_ONLY)
+        return page
 
     @app.get(oauth2_redirect_url, include_in_schema=False)
     async def swagger_ui_oauth2_redirect() -> HTMLResponse:
@@ -50,10 +57,12 @@ def install(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") ->
     @app.get(redoc_url, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=f"{root}{openapi_url}",
             title=f"{app.title} - ReDoc",
             redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
+        page.headers.update(OFFLINE_ONLY)
+        return page

@@ -245,3 +245,31 @@ def test_in_chinese_the_labels_are_chinese_and_amounts_in_yuan(browser: Any, sta
     page.click("nav.lang a[hreflang=en]")  # the switch
     assert page.locator("form[action$='/stale/approve'] button[type=submit]").inner_text() == "Approve"
     page.context.close()
+
+
+def test_api_docs_render_with_no_internet(browser: Any, stack: Stack) -> None:
+    """/docs is Swagger UI served by the API itself (http_api.docs_assets): the page builds its
+    operations list from /openapi.json with every script and style from this host; a request to
+    any other host would fail the test, not just go unanswered."""
+    context = browser.new_context()
+    page = context.new_page()
+    elsewhere: list[str] = []
+    host = stack.url.split("//", 1)[1]
+
+    def only_here(route: Any) -> None:
+        if route.request.url.split("//", 1)[-1].startswith(host):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_here)
+    page.goto(f"{stack.url}/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+    paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.dataset.path || e.innerText)")
+    assert any("/v1/cases" in str(p) for p in paths)
+    assert elsewhere == []
+    page.goto(f"{stack.url}/redoc")
+    page.wait_for_selector("text=After-sales API", timeout=20_000)
+    assert elsewhere == []
+    context.close()
