@@ -179,7 +179,7 @@ def run_tuning(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_events(args: argparse.Namespace) -> dict[str, Any]:
     with running_stack(_options(args), say=_say) as bench:
-        r = asyncio.run(events.measure(bench, args.cases, args.concurrency, args.pairs))
+        r = asyncio.run(events.measure(bench, args.cases, args.concurrency, args.pairs, say=_say))
     _say(f"outbound events on against off: {r.cases} return_refund cases a round, {args.concurrency} in flight,")
     _say("  one subscription for every event type delivered to the sandbox's receiver; rounds interleaved")
     _say(f"  {'round':<8}{'cases/s':>9}{'worker ms':>11}{'server ms':>11}{'driver':>8}{'providers':>10}{'drain s':>9}")

@@ -20,6 +20,7 @@ import asyncio
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -154,7 +155,8 @@ async def _shape(service: CaseService, case_id: str) -> HistoryShape:
         activities=kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED))
 
 
-async def measure(bench: Bench, cases: int, concurrency: int, pairs: int = 3, warmup: int = 20) -> EventsCost:
+async def measure(bench: Bench, cases: int, concurrency: int, pairs: int = 3, warmup: int = 20,
+                  say: Callable[[str], None] = print) -> EventsCost:
     """``pairs`` rounds of ``cases`` cases per side, interleaved; see the module's docstring."""
     store = events_store(bench)
     secret = signing.new_secret()
@@ -170,6 +172,7 @@ async def measure(bench: Bench, cases: int, concurrency: int, pairs: int = 3, wa
         for side in schedule(pairs):
             measured, last[side] = await _round(bench, store, secret, services[side], side, cases, concurrency)
             result.rounds.append(measured)
+            say(f"  (round {len(result.rounds)}: events {side}, {measured.rate:.2f} cases/s)")
         for side, case_id in last.items():
             result.shapes[side] = await _shape(services[side], case_id)
         result.delivered = len(store.deliveries(state="delivered", every_shop=True, limit=10**9))
