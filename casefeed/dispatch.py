@@ -58,30 +58,36 @@ class Dispatcher:
                 await asyncio.sleep(self.policy.idle_sleep)
 
     async def run_once(self) -> int:
-        """One round: claim what is due and send it; returns how many were attempted."""
+        """One round: claim what is due, send it, and store the outcomes (one transaction for the
+        round, not one per delivery: the store's writes are shared with the cases' recording);
+        returns how many were attempted."""
         due = await asyncio.to_thread(self._store.claim_due, datetime.now(UTC), self.policy.lease, self.policy.batch)
-        if due:
-            await asyncio.gather(*(self._send(d) for d in due))
+        if not due:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(d) for d in due))
+        now = datetime.now(UTC)
+        delivered = [(d.id, status or 0) for d, status, error in outcomes if error is None]
+        failed = [(d.id, status, error, now + self.policy.backoff(d.attempts + 1))
+                  for d, status, error in outcomes if error is not None]
+        states = await asyncio.to_thread(self._store.attempts_made, now, delivered, failed)
+        for d, _, error in outcomes:
+            if error is None:
+                continue
+            state = states.get(d.id, "gone")
+            log.log(logging.WARNING if state == "failed" else logging.INFO,
+                    "event %s to %s: attempt %d failed (%s); %s", d.event_id, d.url, d.attempts + 1, error,
+                    "gave up" if state == "failed" else
+                    f"next in {self.policy.backoff(d.attempts + 1).total_seconds():.0f} s")
         return len(due)
 
-    async def _send(self, delivery: Delivery) -> None:
+    async def _send(self, delivery: Delivery) -> tuple[Delivery, int | None, str | None]:
+        """POST one delivery; ``(delivery, HTTP status, None if delivered else why not)``."""
         body = delivery.body.encode()
         headers = signing.headers(delivery.secret, delivery.event_id, int(time.time()), body)
-        status: int | None = None
         try:
             response = await self._http.post(delivery.url, content=body, headers=headers,
                                              timeout=self.policy.request_timeout)
-            status = response.status_code
-            ok = 200 <= status < 300
-            error = "" if ok else f"HTTP {status}: {response.text[:200]}"
         except httpx.HTTPError as err:
-            ok, error = False, f"{type(err).__name__}: {err}"
-        now = datetime.now(UTC)
-        if ok:
-            await asyncio.to_thread(self._store.delivered, delivery.id, status or 0, now)
-            return
-        next_at = now + self.policy.backoff(delivery.attempts + 1)
-        state = await asyncio.to_thread(self._store.attempt_failed, delivery.id, status, error, now, next_at)
-        log.log(logging.WARNING if state == "failed" else logging.INFO,
-                "event %s to %s: attempt %d failed (%s); %s", delivery.event_id, delivery.url, delivery.attempts + 1,
-                error, "gave up" if state == "failed" else f"next at {next_at.isoformat()}")
+            return delivery, None, f"{type(err).__name__}: {err}"
+        status = response.status_code
+        return delivery, status, None if 200 <= status < 300 else f"HTTP {status}: {response.text[:200]}"
