@@ -178,14 +178,21 @@ def run_tuning(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_events(args: argparse.Namespace) -> dict[str, Any]:
-    with running_stack(_options(args), say=_say) as bench:
-        r = asyncio.run(events.measure(bench, args.cases, args.concurrency, args.pairs, say=_say))
+    options = _options(args)
+    if args.dispatcher_apart:
+        options.worker_env["AFTERSALES_EVENT_DISPATCH"] = "off"
+    with running_stack(options, say=_say) as bench:
+        r = asyncio.run(events.measure(bench, args.cases, args.concurrency, args.pairs, say=_say,
+                                       dispatcher_apart=args.dispatcher_apart))
     _say(f"outbound events on against off: {r.cases} return_refund cases a round, {args.concurrency} in flight,")
     _say("  one subscription for every event type delivered to the sandbox's receiver; rounds interleaved")
-    _say(f"  {'round':<8}{'cases/s':>9}{'worker ms':>11}{'server ms':>11}{'driver':>8}{'providers':>10}{'drain s':>9}")
+    if args.dispatcher_apart:
+        _say("  delivered by a dispatcher process of its own (python -m casefeed.dispatch), measured apart")
+    _say(f"  {'round':<8}{'cases/s':>9}{'worker ms':>11}{'server ms':>11}{'driver':>8}{'providers':>10}"
+         f"{'dispatcher':>11}{'drain s':>9}")
     for x in r.rounds:
         _say(f"  {x.side:<8}{x.rate:>9.2f}{x.ms('worker'):>11.1f}{x.ms('server'):>11.1f}{x.ms('driver'):>8.1f}"
-             f"{x.ms('providers'):>10.1f}{x.drain_seconds:>9.1f}")
+             f"{x.ms('providers'):>10.1f}{x.ms('dispatcher'):>11.1f}{x.drain_seconds:>9.1f}")
     pairs = r.pairs
     _say(f"  {'pair':<8}{'throughput on/off':>19}{'worker CPU on/off':>19}{'server CPU on/off':>19}")
     for i, p in enumerate(pairs, 1):
@@ -212,7 +219,9 @@ def run_events(args: argparse.Namespace) -> dict[str, Any]:
             "undelivered": r.undelivered, "shapes": {side: s.__dict__ for side, s in r.shapes.items()},
             "rounds": [{"side": x.side, "cases": x.cases, "per_s": x.rate, "worker_cpu_s": x.worker_cpu,
                         "server_cpu_s": x.server_cpu, "driver_cpu_s": x.driver_cpu,
-                        "providers_cpu_s": x.providers_cpu, "drain_s": x.drain_seconds} for x in r.rounds]}
+                        "providers_cpu_s": x.providers_cpu, "dispatcher_cpu_s": x.dispatcher_cpu,
+                        "drain_s": x.drain_seconds} for x in r.rounds],
+            "dispatcher_apart": args.dispatcher_apart}
 
 
 RUNNERS = {"events": run_events, "throughput": run_throughput, "cost": run_cost, "storm": run_storm, "open": run_open,
@@ -233,6 +242,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="latency: seconds per run")
     p.add_argument("--clients", type=int, help="latency: concurrent HTTP clients")
     p.add_argument("--pairs", type=int, help="events: rounds per side (off and on, interleaved)")
+    p.add_argument("--dispatcher-apart", action="store_true",
+                   help="events: deliver from a dispatcher process of its own, measured apart from the worker")
     p.add_argument("--variants", help="tuning: comma-separated variant names (default: all)")
     p.add_argument("--workers", type=positive_int, help="worker processes in the stack (default 1)")
     p.add_argument("--set", dest="settings", action="append", metavar="NAME=VALUE",

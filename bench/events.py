@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +49,7 @@ class Round:
     driver_cpu: float
     providers_cpu: float
     drain_seconds: float  # last payout to the last delivery (0 with events off)
+    dispatcher_cpu: float = 0.0  # a dispatcher process of its own (``apart``), else counted in the worker's
 
     @property
     def rate(self) -> float:
@@ -110,9 +113,9 @@ def schedule(pairs: int) -> list[str]:
     return order
 
 
-def _cpu(bench: Bench) -> tuple[float, float, float, float]:
+def _cpu(bench: Bench, dispatcher: subprocess.Popen[bytes] | None) -> tuple[float, float, float, float, float]:
     return (cpu_seconds(bench.worker_pids()), cpu_seconds(bench.server_pid()), time.process_time(),
-            cpu_seconds(bench.providers_pid()))
+            cpu_seconds(bench.providers_pid()), cpu_seconds(dispatcher.pid) if dispatcher else 0.0)
 
 
 def events_store(bench: Bench) -> EventStore:
@@ -128,8 +131,8 @@ async def _wait_drained(store: EventStore, within: float) -> None:
 
 
 async def _round(bench: Bench, store: EventStore, secret: str, service: CaseService, side: str,
-                 count: int, concurrency: int) -> tuple[Round, str]:
-    before = _cpu(bench)
+                 count: int, concurrency: int, dispatcher: subprocess.Popen[bytes] | None) -> tuple[Round, str]:
+    before = _cpu(bench, dispatcher)
     async with bench.sandbox() as sandbox:
         await sandbox.post("/reset")  # (resets the receiver too)
         (await sandbox.put("/receiver/config", json={"secret": secret})).raise_for_status()
@@ -140,9 +143,10 @@ async def _round(bench: Bench, store: EventStore, secret: str, service: CaseServ
         paid = await wait_for_payouts(sandbox, count, within=120 + count)
         await _wait_drained(store, within=120 + count)
         drained = time.monotonic()
-        after = _cpu(bench)
-        worker, server, driver, providers = (a - b for a, b in zip(after, before, strict=True))
-        return Round(side, count, paid - started, worker, server, driver, providers, drained - paid), ids[-1]
+        after = _cpu(bench, dispatcher)
+        worker, server, driver, providers, dispatching = (a - b for a, b in zip(after, before, strict=True))
+        return Round(side, count, paid - started, worker, server, driver, providers, drained - paid,
+                     dispatching), ids[-1]
 
 
 async def _shape(service: CaseService, case_id: str) -> HistoryShape:
@@ -155,9 +159,16 @@ async def _shape(service: CaseService, case_id: str) -> HistoryShape:
         activities=kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED))
 
 
+def _start_dispatcher(bench: Bench) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "casefeed.dispatch"], env=bench.stack.env(), stdout=subprocess.DEVNULL)
+
+
 async def measure(bench: Bench, cases: int, concurrency: int, pairs: int = 3, warmup: int = 20,
-                  say: Callable[[str], None] = print) -> EventsCost:
-    """``pairs`` rounds of ``cases`` cases per side, interleaved; see the module's docstring."""
+                  say: Callable[[str], None] = print, dispatcher_apart: bool = False) -> EventsCost:
+    """``pairs`` rounds of ``cases`` cases per side, interleaved; see the module's docstring.
+    ``dispatcher_apart``: the stack's workers run with ``AFTERSALES_EVENT_DISPATCH=off`` (the caller
+    sets it) and events are delivered by ``python -m casefeed.dispatch``, measured on its own."""
+    dispatcher = _start_dispatcher(bench) if dispatcher_apart else None
     store = events_store(bench)
     secret = signing.new_secret()
     store.put_subscription(Subscription(
@@ -166,11 +177,12 @@ async def measure(bench: Bench, cases: int, concurrency: int, pairs: int = 3, wa
     services = {"on": await bench.service(events=True), "off": await bench.service(events=False)}
     try:
         for side in SIDES:
-            await _round(bench, store, secret, services[side], side, min(warmup, cases), concurrency)
+            await _round(bench, store, secret, services[side], side, min(warmup, cases), concurrency, dispatcher)
         result = EventsCost(cases)
         last: dict[str, str] = {}
         for side in schedule(pairs):
-            measured, last[side] = await _round(bench, store, secret, services[side], side, cases, concurrency)
+            measured, last[side] = await _round(bench, store, secret, services[side], side, cases, concurrency,
+                                                dispatcher)
             result.rounds.append(measured)
             say(f"  (round {len(result.rounds)}: events {side}, {measured.rate:.2f} cases/s)")
         for side, case_id in last.items():
@@ -181,3 +193,6 @@ async def measure(bench: Bench, cases: int, concurrency: int, pairs: int = 3, wa
         return result
     finally:
         store.close()
+        if dispatcher is not None:
+            dispatcher.terminate()
+            dispatcher.wait(timeout=30)

@@ -1,7 +1,8 @@
 """The dispatcher: sends pending deliveries to their subscribers, signed, at least once, in
 order per case and subscription, retried with backoff until their give-up time.
 
-It runs beside the worker (``worker.run_worker``), apart from the cases: a slow or failing
+It runs beside the worker (``worker.run_worker``), or alone (``python -m casefeed.dispatch``, with
+the workers at ``AFTERSALES_EVENT_DISPATCH=off``), apart from the cases: a slow or failing
 receiver never holds up a case. Its state is the store's ``deliveries`` table, so a crash of the
 worker or of the Temporal server loses nothing: a delivery that was being sent when the process
 died is sent again once its lease runs out (at least once; receivers dedupe by ``webhook-id``).
@@ -99,3 +100,25 @@ class Dispatcher:
             return delivery, None, f"{type(err).__name__}: {err}"
         status = response.status_code
         return delivery, status, None if 200 <= status < 300 else f"HTTP {status}: {response.text[:200]}"
+
+
+async def run_alone() -> None:
+    """Deliver events in a process of its own, beside workers run with ``AFTERSALES_EVENT_DISPATCH=off``:
+    delivery's CPU (one signed HTTP request per event and subscription) then runs on other cores or
+    machines than the cases. Several such processes share the work through the leases."""
+    from runtime.logs import configure_logging
+    from runtime.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings)
+    store = EventStore(settings.events_dsn)
+    async with http_client() as http:
+        log.info("dispatching events from %s", settings.events_dsn)
+        await Dispatcher(store, http).run()
+
+
+if __name__ == "__main__":  # python -m casefeed.dispatch
+    try:
+        asyncio.run(run_alone())
+    except KeyboardInterrupt:
+        pass
