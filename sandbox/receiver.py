@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 TOLERANCE_SECONDS = 5 * 60
@@ -117,7 +117,9 @@ def receiver_router(receiver: EventReceiver) -> APIRouter:
         receiver.accepted.append({**event, "duplicate": duplicate, "verified": bool(config.secret),
                                   "raw": {"body": body.decode(), "headers": signed}})
         attempt["answer"] = 204
-        return JSONResponse(None, status_code=204)
+        # No body: a 204 with one (JSONResponse renders "null") makes uvicorn drop the connection
+        # after every delivery, so a sender keeping connections alive got ReadErrors and reconnected.
+        return Response(status_code=204)
 
     @router.get("/events")
     async def received() -> dict[str, Any]:
