@@ -21,6 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import CourierActivities, NotificationActivities, PaymentActivities
 from activities.parcels import ParcelActivities
 from activities.reports import ReportActivities
+from casefeed import dispatch
 from casefeed.dispatch import Dispatcher
 from casefeed.recording import EventActivities
 from casefeed.store import EventStore
@@ -155,7 +156,7 @@ async def run_worker(settings: Settings | None = None, extra_workflows: Sequence
     events = EventStore(settings.events_dsn)
     if settings.subscriptions_path:
         apply_config(events, settings.subscriptions_path)
-    async with provider_http_client(settings) as http:
+    async with provider_http_client(settings) as http, dispatch.http_client() as outbound:
         worker = build_worker(client, settings, http, extra_workflows, events)
         await ensure_weekly_schedule(client, settings.task_queue)  # idempotent: every worker may
         tune_garbage_collector(settings)
@@ -164,7 +165,7 @@ async def run_worker(settings: Settings | None = None, extra_workflows: Sequence
         if settings.worker_metrics_address:
             log.info("metrics at http://%s/metrics", settings.worker_metrics_address)
         # Outbound events are delivered beside the worker, apart from the cases (casefeed.dispatch).
-        dispatcher = asyncio.create_task(Dispatcher(events, http).run()) if settings.event_dispatch else None
+        dispatcher = asyncio.create_task(Dispatcher(events, outbound).run()) if settings.event_dispatch else None
         try:
             await worker.run()
         finally:

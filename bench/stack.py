@@ -51,9 +51,10 @@ class Bench:
     stack: DevStack
     options: StackOptions
 
-    async def service(self, policy: Policy | None = None) -> CaseService:
+    async def service(self, policy: Policy | None = None, events: bool = True) -> CaseService:
+        """Opens cases with outbound events on or off (``bench.events`` compares the two)."""
         client = await connect(self.stack.temporal_address)
-        return CaseService(client, Settings().task_queue, policy or load_policy(self.options.policy))
+        return CaseService(client, Settings().task_queue, policy or load_policy(self.options.policy), events=events)
 
     def sandbox(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.stack.sandbox_url, timeout=60)

@@ -355,14 +355,33 @@ class EventStore:
         """Count a failed attempt; past its give-up time the delivery is ``failed`` (an operator
         may retry it). Returns the new state."""
         with self._tx() as db:
-            row = db.execute("SELECT give_up_at FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-            if row is None:
-                return "gone"
-            state = "failed" if ts(next_attempt_at) > row["give_up_at"] else "pending"
-            db.execute("UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?,"
-                       " next_attempt_at = ?, lease_until = NULL WHERE id = ?",
-                       (state, status, error[:500], ts(next_attempt_at), delivery_id))
+            return self._attempt_failed(db, delivery_id, status, error, next_attempt_at)
+
+    @staticmethod
+    def _attempt_failed(db: sqlite3.Connection, delivery_id: int, status: int | None, error: str,
+                        next_attempt_at: datetime) -> str:
+        row = db.execute("SELECT give_up_at FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        if row is None:
+            return "gone"
+        state = "failed" if ts(next_attempt_at) > row["give_up_at"] else "pending"
+        db.execute("UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?,"
+                   " next_attempt_at = ?, lease_until = NULL WHERE id = ?",
+                   (state, status, error[:500], ts(next_attempt_at), delivery_id))
         return state
+
+    def attempts_made(self, now: datetime, delivered: Iterable[tuple[int, int]],
+                      failed: Iterable[tuple[int, int | None, str, datetime]]) -> dict[int, str]:
+        """A dispatcher round's outcomes in one transaction: ``delivered`` as ``(id, status)``,
+        ``failed`` as ``(id, status, error, next_attempt_at)`` (see :meth:`attempt_failed`).
+        Returns each failed delivery's new state."""
+        states: dict[int, str] = {}
+        with self._tx() as db:
+            db.executemany("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?,"
+                           " last_error = NULL, delivered_at = ?, lease_until = NULL WHERE id = ?",
+                           [(status, ts(now), delivery_id) for delivery_id, status in delivered])
+            for delivery_id, status, error, next_attempt_at in failed:
+                states[delivery_id] = self._attempt_failed(db, delivery_id, status, error, next_attempt_at)
+        return states
 
     def deliveries(self, *, state: str | None = None, shop_id: str | None = None, every_shop: bool = False,
                    subscription_id: str | None = None, limit: int = 100) -> list[Delivery]:

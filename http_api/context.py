@@ -26,7 +26,7 @@ class ApiState:
 
     def connected(self, client: Client) -> None:
         self.client = client
-        self.service = CaseService(client, self.settings.task_queue, self.settings.policy)
+        self.service = CaseService(client, self.settings.task_queue, self.settings.policy, events=self.settings.events)
 
 
 def api_state(request: Request) -> ApiState:

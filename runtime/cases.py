@@ -55,10 +55,12 @@ RPC_TIMEOUT = timedelta(seconds=15)
 
 
 class CaseService:
-    def __init__(self, client: Client, task_queue: str, policy: Policy) -> None:
+    def __init__(self, client: Client, task_queue: str, policy: Policy, events: bool = True) -> None:
         self.client = client
         self.task_queue = task_queue
         self.policy = policy
+        #: Whether the cases this service opens make outbound events (``AFTERSALES_EVENTS``).
+        self.events = events
 
     async def open_case(self, request: CaseRequest, opened_by: Principal) -> OpenCaseResult:
         ledger_id = order_ledger_id(request.order.shop_id, request.order.order_id)
@@ -73,7 +75,7 @@ class CaseService:
         try:
             return await handle.execute_update(
                 OrderLedgerWorkflow.open_case,
-                OpenCaseInput(request=request, policy=self.policy, opened_by=opened_by),
+                OpenCaseInput(request=request, policy=self.policy, opened_by=opened_by, events=self.events),
             )
         except WorkflowUpdateFailedError as err:
             raise _refusal(err) from None

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     gc_log_pause_seconds: float = Field(default=0.2, gt=0, alias="AFTERSALES_GC_LOG_PAUSE")
     # Outbound events (casefeed): the event store both the worker and the API open, the
     # configured subscriptions, how long a delivery is retried, and whether this worker delivers.
+    #: ``on`` (default) or ``off``: whether cases opened from now on make outbound events. Read by
+    #: whoever opens cases (the API, ``CaseService``) and fixed in each case's start input, so the
+    #: workflow sees it deterministically; a case keeps the choice it opened with.
+    events: bool = Field(default=True, alias="AFTERSALES_EVENTS")
     events_dsn: str = Field(default="sqlite:///.data/events.sqlite3", alias="AFTERSALES_EVENTS_DSN")
     subscriptions_path: str | None = Field(default=None, alias="AFTERSALES_SUBSCRIPTIONS")
     event_retry_for: timedelta = Field(default=timedelta(days=3), alias="AFTERSALES_EVENT_RETRY_FOR")

@@ -33,8 +33,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from sandbox.store import Store
@@ -156,7 +156,9 @@ def receiver_router(receiver: EventReceiver) -> APIRouter:
                                      "raw": {"body": body.decode(), "headers": signed}})
         receiver.seen_ids.add(event["id"])
         attempt["answer"] = 204
-        return Response(status_code=204)  # no body: a JSON "null" breaks the kept-alive connection
+        # No body: a 204 with one (JSONResponse renders "null") makes uvicorn drop the connection
+        # after every delivery, so a sender keeping connections alive got ReadErrors and reconnected.
+        return Response(status_code=204)
 
     @router.get("/events")
     async def received() -> dict[str, Any]:

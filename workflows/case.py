@@ -18,7 +18,8 @@ Timers (one at a time: the earliest alarm of ``domain.lifecycle.alarms``)
 Activities:
     pay_refund (idempotency key made by the decider), send_notification (fire and forget, drained
     before the workflow returns), lookup_parcel, record_events (a local activity: the outbound
-    events of each workflow task that changed the case, in one call, in order), claim_parcel (when the case learns
+    events of each workflow task that changed the case, in one call, in order; none when the
+    case was opened with events off, ``CaseStart.events``), claim_parcel (when the case learns
     a tracking number: the parcel's workflow forwards the scans that came before, ``workflows.parcel``).
 """
 
@@ -94,7 +95,9 @@ class CaseWorkflow:
         self._tasks: list[asyncio.Future[Any]] = []
         # What the search attributes hold, by name (a name missing: unknown, so it is upserted).
         self._published: dict[str, Any] = {}
-        # Outbound events not yet handed to record_events, and how many the case has made.
+        # Outbound events not yet handed to record_events, and how many the case has made; none
+        # at all when the case was opened with events off (CaseStart.events).
+        self._events_on = start.events
         self._outbox: list[CaseEvent] = []
         self._event_sequence = 0
         self._closing = False
@@ -105,7 +108,7 @@ class CaseWorkflow:
         self._published = sa.as_published(info.typed_search_attributes, present=info.search_attributes.keys())
         self._carry_out(self._opening)
         self._emit(None)
-        recorder = asyncio.ensure_future(self._record_events())
+        recorder = asyncio.ensure_future(self._record_events()) if self._events_on else None
         self._publish()
         while not (self.case.state.terminal and self.case.followup_sent):
             if self._payout is not None:
@@ -119,7 +122,8 @@ class CaseWorkflow:
             self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._closing = True
-        await recorder
+        if recorder is not None:
+            await recorder
         await self._drain()
         return self.view()
 
@@ -214,6 +218,8 @@ class CaseWorkflow:
     # Outbound events (casefeed): derived from each step, recorded by one activity at a time
 
     def _emit(self, before: Case | None) -> None:
+        if not self._events_on:
+            return
         case = self.case
         for kind, data in derive(before, case):
             self._event_sequence += 1

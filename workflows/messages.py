@@ -16,6 +16,7 @@ class OpenCaseInput(Strict):
     request: CaseRequest
     policy: Policy
     opened_by: Principal
+    events: bool = Field(default=True, description="the case makes outbound events (AFTERSALES_EVENTS)")
 
 
 class OpenCaseResult(Strict):
@@ -33,6 +34,9 @@ class CaseStart(Strict):
     opened_by: Principal
     opened_at: datetime
     ledger_workflow_id: str
+    #: Outbound events on (AFTERSALES_EVENTS of whoever opened the case); a case started before the
+    #: switch existed has none in its input and makes events, as it did.
+    events: bool = True
 
 
 class CaseSettlement(Strict):

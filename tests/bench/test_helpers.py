@@ -52,3 +52,17 @@ def test_a_setting_without_a_value_is_refused_before_any_stack_starts(flag: str,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_main.main(["latency", flag, "cache_size"]) == 2
     assert f"{flag} wants NAME=VALUE, got 'cache_size'" in capsys.readouterr().err
+
+
+def test_events_rounds_are_interleaved_and_paired_in_order() -> None:
+    from bench.events import EventsCost, Round, schedule
+
+    assert schedule(3) == ["off", "on", "on", "off", "off", "on"]
+    rounds = [Round(side, 10, seconds, worker_cpu=1.0 if side == "off" else 1.5, server_cpu=2.0, driver_cpu=0.1,
+                    providers_cpu=0.1, drain_seconds=0.0)
+              for side, seconds in zip(schedule(2), [2.0, 4.0, 2.5, 5.0], strict=True)]
+    pairs = EventsCost(10, rounds).pairs
+    # Each pair is the n-th off round with the n-th on round, whichever ran first.
+    assert [(p.off.seconds, p.on.seconds) for p in pairs] == [(2.0, 4.0), (5.0, 2.5)]
+    assert [p.throughput_ratio for p in pairs] == [0.5, 2.0]
+    assert [p.cpu_ratio("worker") for p in pairs] == [1.5, 1.5] and pairs[0].cpu_ratio("server") == 1.0

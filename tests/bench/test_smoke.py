@@ -23,7 +23,7 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench", "all", "--cases", "6", "--concurrency", "3", "--samples", "1",
          "--lead", "10", "--sizes", "5,10", "--rate", "5", "--duration", "2", "--clients", "2",
-         "--variants", "defaults,2 workers", "--json", str(out)],
+         "--variants", "defaults,2 workers", "--pairs", "1", "--json", str(out)],
         cwd=PROJECT, capture_output=True, text=True, timeout=400,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -63,6 +63,10 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
         assert variant["worker_peak_mib"] > 30 and variant["server_peak_mib"] > 30  # a Python and a Go process
     # Two worker processes at the default cache hold more than one does.
     assert figures["tuning"]["2 workers"]["worker_peak_mib"] > figures["tuning"]["defaults"]["worker_peak_mib"]
+    events = figures["events"]  # off and on, interleaved; every event of the "on" cases delivered
+    assert [r["side"] for r in events["rounds"]] == ["off", "on"]
+    assert events["delivered"] > 0 and events["undelivered"] == 0
+    assert events["shapes"]["off"]["markers"] == 0 < events["shapes"]["on"]["markers"]
     assert "ratio ours/baseline" in run.stdout and "p99 ours/baseline" in run.stdout
 
     queue = figures["queue"]  # the workbench's queue page, rendered 50 times per page

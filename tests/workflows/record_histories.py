@@ -80,12 +80,23 @@ async def record(folder: Path = HISTORIES) -> None:
         await svc.open_case(request(now, "h-slow-payout", type="refund_only", reason="changed_mind"), SYSTEM)
         await svc.command("h-slow-payout", "approve", STAFF)
 
+        # 7. A return opened with outbound events off (AFTERSALES_EVENTS=off): no record_events.
+        quiet = FactoryShopCases(env.client, "record", Policy(), events=False)
+        await quiet.open_case(request(now, "h-quiet", reason="quality_issue"), SYSTEM)
+        await quiet.command("h-quiet", "approve", STAFF)
+        await quiet.command("h-quiet", "submit_return_shipment", BUYER,
+                            {"carrier": "sf", "tracking_number": "H4", "shipping_cost": 900})
+        await quiet.parcel_event("h-quiet", ParcelEvent(carrier="sf", tracking_number="H4",
+                                                        status=ParcelStatus.DELIVERED, occurred_at=now))
+        await env.sleep(timedelta(seconds=1))
+        await quiet.command("h-quiet", "record_inspection", STAFF, {"passed": True, "responsibility": "product_defect"})
+
         await env.sleep(30 * DAY)
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.json"):
             old.unlink()
         ids = [case_workflow_id(SHOP, c) for c in ("h-timeout", "h-return", "h-exchange", "h-dispute", "h-attention",
-                                                 "h-slow-payout")]
+                                                 "h-slow-payout", "h-quiet")]
         ids.append(order_ledger_id(SHOP, "o-h-return"))
         for workflow_id in ids:
             history = await env.client.get_workflow_handle(workflow_id).fetch_history()

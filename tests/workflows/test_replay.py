@@ -37,7 +37,7 @@ CASE_HISTORIES = [p for p in HISTORIES if p.stem.startswith("case.")]
 def test_there_are_histories_of_every_recorded_story():
     assert {p.stem for p in HISTORIES} >= {"case.shop-1.h-timeout", "case.shop-1.h-return", "case.shop-1.h-exchange",
                                            "case.shop-1.h-dispute", "case.shop-1.h-attention",
-                                           "case.shop-1.h-slow-payout", "order.shop-1.o-h-return"}
+                                           "case.shop-1.h-slow-payout", "case.shop-1.h-quiet", "order.shop-1.o-h-return"}
 
 
 async def replay(path: Path, case_workflow: type = CaseWorkflow, runner: str = "sdk") -> None:
