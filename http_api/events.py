@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 from casefeed.events import DESCRIPTIONS, CaseEvent, EventType
 from casefeed.store import Delivery, EventStore
 from casefeed.subscriptions import SubscriptionRequest, SubscriptionView, subscription
-from domain.models import Principal, Role
+from domain.models import ID_CHARACTERS, ID_PATTERN, Principal, Role
 from http_api.auth import CurrentPrincipal
 from http_api.bodies import read_object
 from http_api.cases import BODY_RESPONSES
@@ -90,6 +90,14 @@ def _may_manage(principal: Principal, shop_id: str | None, field: str = "shop_id
 # The feed
 
 
+def _once(request: Request, *names: str) -> None:
+    """A parameter given twice is refused, not read as its last value (``?case_id=a&case_id=b``
+    would otherwise quietly mean b)."""
+    repeated = [n for n in names if len(request.query_params.getlist(n)) > 1]
+    if repeated:
+        raise invalid([{"field": n, "message": "give it once"} for n in repeated], "query")
+
+
 class FeedItem(BaseModel):
     cursor: int = Field(description="pass it as ?after= to read on from here")
     event: CaseEvent
@@ -129,10 +137,12 @@ class CaseChanges(BaseModel):
 async def events_feed(
     request: Request, principal: CurrentPrincipal,
     after: int = Query(0, ge=0, le=MAX_CURSOR, description="cursor of the last event already processed; 0 for the start"),
-    limit: int = Query(100, ge=1, le=1000), case_id: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=1000),
+    case_id: str | None = Query(None, pattern=ID_PATTERN, description=f"only this case's events ({ID_CHARACTERS})"),
 ) -> Feed:
     """Oldest first. Cursors grow in the order events were stored, so reading on from the last
     cursor never skips an event, however long the reader was away."""
+    _once(request, "after", "limit", "case_id")
     shop = _feed_scope(principal)
     rows = await _db(_store(request).events_after, after, limit, shop, case_id)
     return Feed(items=[FeedItem(cursor=seq, event=e) for seq, e in rows], next_after=rows[-1][0] if rows else after)

@@ -230,3 +230,15 @@ async def test_a_bad_subscription_is_refused_naming_the_field(api: Api, who: str
         assert field in [e["field"] for e in response.json().get("errors", [])], response.text
         assert field in response.json()["detail"]
     assert body["secret"] not in response.text
+
+
+async def test_the_feed_refuses_a_case_id_that_is_no_id(api: Api):
+    """Found by the schema fuzzer: ``case_id={}``, and case_id given three times, were answered 200."""
+    for bad in ("{}", "shop-1:c-1", "x" * 65):
+        response = await api.http.get("/v1/events", params={"case_id": bad}, headers=api.auth("operator"))
+        assert response.status_code == 422, (bad, response.text)
+        assert "case_id" in response.text
+    twice = await api.http.get("/v1/events", params={"case_id": ["c-1", "c-2"]}, headers=api.auth("operator"))
+    assert twice.status_code == 422 and "case_id" in twice.text  # not quietly the last one
+    ok = await api.http.get("/v1/events", params={"case_id": "c-1"}, headers=api.auth("operator"))
+    assert ok.status_code == 200
