@@ -7,7 +7,9 @@ Writes the screenshots in docs/screenshots/ (the queue and a case page, en and z
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import shutil
 import time
 from collections.abc import Iterator
@@ -22,7 +24,11 @@ from cli.dev import DevStack, StackError, free_ports
 from tests.support.factory import request as case_request
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+#: Where the screenshots go: docs/screenshots (the README's) when AFTERSALES_SCREENSHOTS=docs, else a
+#: temporary folder, so an ordinary test run leaves the checkout as it was.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+               if os.environ.get("AFTERSALES_SCREENSHOTS") == "docs"
+               else Path(tempfile.gettempdir()) / "aftersales-screenshots")
 
 pytestmark = [
     pytest.mark.e2e,
