@@ -31,6 +31,7 @@ import httpx
 
 from aftersales_client import ApiError
 from domain.policy import PolicyError, load_policy
+from notices.readers import ReadersError, load_readers
 from runtime.settings import Settings
 from runtime.temporal import connect, dev_server_args, register_search_attributes, temporal_cli_path
 from workflows import search_attributes
@@ -152,6 +153,7 @@ class DevStack:
 
     data_dir: Path
     policy: Path | None = None
+    shops: Path | None = None  # who reads notices in which language (AFTERSALES_SHOPS); None: zh-CN for all
     temporal_port: int = 7233
     ui_port: int = 8233
     api_port: int = 8000
@@ -225,6 +227,10 @@ class DevStack:
             env["AFTERSALES_POLICY"] = str(self.policy)
         else:
             env.pop("AFTERSALES_POLICY", None)
+        if self.shops is not None:
+            env["AFTERSALES_SHOPS"] = str(self.shops)
+        else:
+            env.pop("AFTERSALES_SHOPS", None)
         return env
 
     # ------------------------------------------------------------------------------ starting
@@ -387,6 +393,7 @@ class DevStack:
                       for name, port in zip(worker_names(self.workers), self.worker_metrics_ports, strict=False)),
             f"  tokens        {self.tokens_path}",
             f"  policy        {source} (version {policy.version})",
+            f"  notices       {self.shops or 'everyone in zh-CN, Asia/Shanghai time'} (--shops)",
             f"  logs          {self.log_dir}/{{temporal,sandbox,{','.join(worker_names(self.workers))},api}}.log",
         ]
         hints = []
@@ -437,6 +444,11 @@ def add_dev_command(sub: Any) -> None:
         "--policy",
         help="policy file (default: AFTERSALES_POLICY, with --demo demo/policy.toml, else the DOMAIN.md defaults)",
     )
+    p.add_argument(
+        "--shops",
+        help="shops file: each shop's language and time zone for notices (default: AFTERSALES_SHOPS, "
+        "else zh-CN for everyone; see shops.example.toml)",
+    )
     p.add_argument("--demo", action="store_true", help="run the demo once the stack is up")
     p.add_argument("--temporal-port", type=int, default=7233)
     p.add_argument("--ui-port", type=int, default=8233)
@@ -477,15 +489,26 @@ def _policy_for(args: argparse.Namespace) -> Path | None:
     return path
 
 
+def _shops_for(args: argparse.Namespace) -> Path | None:
+    chosen = args.shops or Settings().shops_path
+    if not chosen:
+        return None
+    path = Path(chosen).resolve()
+    load_readers(path)  # a bad file fails here, naming the field, before anything starts
+    return path
+
+
 def run_dev(args: argparse.Namespace) -> int:
     try:
         policy = _policy_for(args)
-    except PolicyError as err:
+        shops = _shops_for(args)
+    except (PolicyError, ReadersError) as err:
         print(f"aftersales dev: {err}", file=sys.stderr)
         return 2
     stack = DevStack(
         data_dir=Path(args.data_dir).resolve(),
         policy=policy,
+        shops=shops,
         temporal_port=args.temporal_port,
         ui_port=args.ui_port,
         api_port=args.api_port,

@@ -57,6 +57,9 @@ def test_children_point_at_this_stack(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "AFTERSALES_POLICY" not in env  # the stack decides: no --policy means the defaults
     stack.policy = DEMO_POLICY
     assert stack.env()["AFTERSALES_POLICY"] == str(DEMO_POLICY)
+    assert "AFTERSALES_SHOPS" not in stack.env()
+    stack.shops = tmp_path / "shops.toml"
+    assert stack.env()["AFTERSALES_SHOPS"] == str(tmp_path / "shops.toml")
 
 
 def test_the_demo_policy_is_in_seconds_and_minutes() -> None:
@@ -153,6 +156,14 @@ def test_a_bad_policy_file_stops_dev_before_anything_starts(tmp_path: Path, caps
     bad.write_text('[deadlines]\nmerchant_decision_unshipped = "soon"\n')
     assert main(["dev", "--data-dir", str(tmp_path / "d"), "--policy", str(bad)]) == 2
     assert "merchant_decision_unshipped" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_bad_shops_file_stops_dev_before_anything_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "shops.toml"
+    bad.write_text('[shops."s"]\nlocale = "fr"\n')
+    assert main(["dev", "--data-dir", str(tmp_path / "d"), "--shops", str(bad)]) == 2
+    assert "shops.s.locale" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
 
 
