@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from http_api import docs_assets
 from sandbox.courier import Courier, courier_router
 from sandbox.models import PaymentFaults
 from sandbox.notify import NotificationChannel, notify_router
@@ -101,7 +102,10 @@ def create_app(
         title="Provider sandbox",
         summary="Stands in for the payment provider, the courier and the notification channel.",
         lifespan=lifespan,
+        docs_url=None,  # served offline, with the API's own files: http_api.docs_assets
+        redoc_url=None,
     )
+    docs_assets.install(app)
     app.state.sandbox = sandbox
     app.include_router(payments_router(sandbox.payments))
     app.include_router(courier_router(sandbox.courier))

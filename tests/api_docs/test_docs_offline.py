@@ -12,16 +12,21 @@ import pytest
 from domain.models import Principal, Role
 from http_api import create_app
 from runtime.settings import Settings
+from sandbox.app import create_app as sandbox_app
 
 #: Anything a page loads: src/href attributes, Swagger's schema ``url:`` and redirect, ReDoc's ``spec-url``.
 REFERENCES = re.compile(r"""(?:src|href|spec-url)=["']([^"']+)["']|url:\s*'([^']+)'|window\.location\.origin \+ '([^']+)'""")
 EXPECTED_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png", ".json": "application/json"}
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    # No Temporal needed: the pages and files are static; ASGITransport runs no lifespan.
-    app = create_app(Settings(), tokens={"t": Principal(role=Role.OPERATOR, id="oncall")})
+@pytest.fixture(params=["api", "sandbox"])
+async def api(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    # No Temporal needed: the pages and files are static; ASGITransport runs no lifespan. The
+    # sandbox's own /docs is offline too (a developer reads it on the same machine).
+    if request.param == "api":
+        app = create_app(Settings(), tokens={"t": Principal(role=Role.OPERATOR, id="oncall")})
+    else:
+        app = sandbox_app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as client:
         yield client
 
