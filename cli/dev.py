@@ -74,6 +74,10 @@ class StackError(Exception):
     """The stack could not start (busy port, a process that died, a service that never answered)."""
 
 
+class PortTaken(StackError):
+    """A process of the stack could not bind its port: something else took it."""
+
+
 def write_demo_tokens(path: Path) -> dict[str, dict[str, str]]:
     """Create the tokens file with one random token per demo principal; an existing file is kept
     (so tokens stay valid across restarts) and completed with any principal it lacks."""
@@ -320,7 +324,7 @@ class DevStack:
         ):
             with socket.socket() as s:
                 if s.connect_ex((HOST, port)) == 0:
-                    raise StackError(
+                    raise PortTaken(
                         f"port {port} ({name}) is already in use: is another `aftersales dev` "
                         f"running? Stop it, or choose other ports (see --help)"
                     )
@@ -328,7 +332,9 @@ class DevStack:
     def _check_alive(self, child: Child) -> None:
         code = child.exited()
         if code is not None:
-            raise StackError(f"{child.name} exited with code {code} (log {child.log_path}):\n{child.tail()}")
+            tail = child.tail()
+            error = PortTaken if "address already in use" in tail else StackError
+            raise error(f"{child.name} exited with code {code} (log {child.log_path}):\n{tail}")
 
     def _wait(self, child: Child, probe: Callable[[], bool]) -> None:
         deadline = time.monotonic() + self.startup_timeout
@@ -572,6 +578,23 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def start_on_free_ports(make: Callable[[list[int]], DevStack], attempts: int = 3) -> DevStack:
+    """Start the stack ``make`` builds on four ports (Temporal, UI, API, sandbox) that were free a
+    moment ago. Another process can take one between the check and the bind, so a stack whose
+    process found its port taken is stopped and started again on fresh ports, up to ``attempts``
+    times; any other failure is raised at once."""
+    for attempt in range(1, attempts + 1):
+        stack = make(free_ports(4))
+        try:
+            stack.start()
+            return stack
+        except PortTaken:
+            stack.stop(grace=5.0)
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def run_api(host: str, port: int) -> int:

@@ -38,7 +38,7 @@ import httpx
 
 from casefeed import signing
 from cli import render
-from cli.dev import Child, DevStack, free_ports, token_for
+from cli.dev import Child, DevStack, start_on_free_ports, token_for
 from faults.events import EventsCheck, compare, report_lines
 from faults.scripts import MULTI_QUANTITY, TERMINAL, Script, Step, make_scripts
 from runtime.temporal import connect
@@ -229,43 +229,46 @@ class Harness:
             data_dir = self.config.data_dir
             if data_dir is None:
                 data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="aftersales-faults-")))
-            temporal_port, ui_port, api_port, sandbox_port = free_ports(4)
             scale = self.scale = self.config.deadline_scale or max(1.0, self.config.cases / 250)
             policy = self.config.policy.resolve()
             if scale != 1:
                 data_dir.mkdir(parents=True, exist_ok=True)
                 policy = scaled_policy(policy, scale, data_dir / "policy.toml")
                 self.say(f"deadlines and reminders x {scale:g} ({policy})")
-            stack = DevStack(
-                data_dir=data_dir,
-                policy=policy,
-                temporal_port=temporal_port,
-                ui_port=ui_port,
-                api_port=api_port,
-                sandbox_port=sandbox_port,
-                startup_timeout=120.0,
-                say=self.say,
-                # Every case and order ledger in flight stays in the worker's cache: a cache
-                # smaller than that replays a history per step and per look (README, "Running
-                # the worker"), which at 1,000 cases starves the stack.
-                extra_env={
-                    "AFTERSALES_MAX_CACHED_WORKFLOWS": str(max(125, 2 * self.config.cases + 100)),
-                    # A private event store, whatever the environment names: the event check
-                    # compares everything in it with what the receiver got.
-                    "AFTERSALES_EVENTS_DSN": f"sqlite:///{(data_dir / 'events.sqlite3').resolve()}",
-                },
-            )
-            self.stack = stack
+
+            def make(ports: list[int]) -> DevStack:
+                temporal_port, ui_port, api_port, sandbox_port = ports
+                self.say(f"starting the stack in {data_dir} (temporal {temporal_port}, api {api_port}, "
+                         f"sandbox {sandbox_port})")
+                self.stack = DevStack(
+                    data_dir=data_dir,
+                    policy=policy,
+                    temporal_port=temporal_port,
+                    ui_port=ui_port,
+                    api_port=api_port,
+                    sandbox_port=sandbox_port,
+                    startup_timeout=120.0,
+                    say=self.say,
+                    # Every case and order ledger in flight stays in the worker's cache: a cache
+                    # smaller than that replays a history per step and per look (README, "Running
+                    # the worker"), which at 1,000 cases starves the stack.
+                    extra_env={
+                        "AFTERSALES_MAX_CACHED_WORKFLOWS": str(max(125, 2 * self.config.cases + 100)),
+                        # A private event store, whatever the environment names: the event check
+                        # compares everything in it with what the receiver got.
+                        "AFTERSALES_EVENTS_DSN": f"sqlite:///{(data_dir / 'events.sqlite3').resolve()}",
+                    },
+                )
+                return self.stack
+
             self.timeout = self.config.timeout or (600.0 + self.config.cases * 1.5) * scale
-            self.say(
-                f"starting the stack in {data_dir} (temporal {temporal_port}, api {api_port}, sandbox {sandbox_port})"
-            )
             try:
-                stack.start()
+                stack = start_on_free_ports(make)
                 self.say("stack up")
                 return asyncio.run(self._run_async(stack))
             finally:
-                stack.stop(grace=5.0)
+                if self.stack is not None:
+                    self.stack.stop(grace=5.0)
         raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
     async def _run_async(self, stack: DevStack) -> HarnessResult:

@@ -16,8 +16,10 @@ from cli.dev import (
     DEMO_PRINCIPALS,
     Child,
     DevStack,
+    PortTaken,
     StackError,
     free_ports,
+    start_on_free_ports,
     token_for,
     write_demo_tokens,
 )
@@ -188,3 +190,47 @@ def test_the_banner_says_where_the_aftersales_command_is(tmp_path: Path, monkeyp
     monkeypatch.setattr("sys.executable", str(tmp_path / ".venv" / "bin" / "python"))
     stack = DevStack(data_dir=tmp_path / ".data", say=lambda _: None)
     assert "try           .venv/bin/aftersales --as alice list" in stack.banner()
+
+
+def test_a_port_taken_before_it_is_bound_is_retried_on_fresh_ports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """free_ports() finds ports free, but another process may bind one before our child does."""
+    started: list[int] = []
+
+    def start(self: DevStack) -> None:
+        started.append(self.api_port)
+        if len(started) == 1:
+            raise PortTaken("sandbox exited with code 3: [Errno 98] address already in use")
+
+    monkeypatch.setattr(DevStack, "start", start)
+    monkeypatch.setattr(DevStack, "stop", lambda self, grace=10.0: None)
+    stack = start_on_free_ports(lambda ports: DevStack(data_dir=tmp_path, temporal_port=ports[0], ui_port=ports[1],
+                                                       api_port=ports[2], sandbox_port=ports[3]))
+    assert len(started) == 2 and stack.api_port == started[1]
+
+
+def test_any_other_start_failure_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def start(self: DevStack) -> None:
+        calls.append(1)
+        raise StackError("worker exited with code 1: ImportError")
+
+    monkeypatch.setattr(DevStack, "start", start)
+    monkeypatch.setattr(DevStack, "stop", lambda self, grace=10.0: None)
+    with pytest.raises(StackError, match="ImportError"):
+        start_on_free_ports(lambda ports: DevStack(data_dir=tmp_path, api_port=ports[2]))
+    assert calls == [1]
+
+
+def test_a_child_that_could_not_bind_says_its_port_was_taken(tmp_path: Path) -> None:
+    class Exited:
+        name, log_path = "sandbox", tmp_path / "sandbox.log"
+
+        def exited(self) -> int:
+            return 3
+
+        def tail(self) -> str:
+            return "ERROR: [Errno 98] error while attempting to bind on address ('127.0.0.1', 1): address already in use"
+
+    with pytest.raises(PortTaken):
+        DevStack(data_dir=tmp_path)._check_alive(Exited())  # type: ignore[arg-type]

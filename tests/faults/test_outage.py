@@ -15,28 +15,26 @@ from typing import Any
 import httpx
 import pytest
 
-from cli.dev import DevStack, free_ports, token_for, write_demo_tokens
+from cli.dev import DevStack, start_on_free_ports, token_for, write_demo_tokens
 from faults.scripts import make_script
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 
 
 def test_api_answers_503_while_the_dev_server_is_down_and_recovers_by_itself(tmp_path: Path) -> None:
-    temporal_port, ui_port, api_port, sandbox_port = free_ports(4)
-    stack = DevStack(
-        data_dir=tmp_path,
-        temporal_port=temporal_port,
-        ui_port=ui_port,
-        api_port=api_port,
-        sandbox_port=sandbox_port,
-        startup_timeout=120.0,
-        say=lambda _: None,
-    )
+    stacks: list[DevStack] = []
+
+    def make(ports: list[int]) -> DevStack:
+        temporal_port, ui_port, api_port, sandbox_port = ports
+        stacks.append(DevStack(data_dir=tmp_path, temporal_port=temporal_port, ui_port=ui_port, api_port=api_port,
+                               sandbox_port=sandbox_port, startup_timeout=120.0, say=lambda _: None))
+        return stacks[-1]
+
     try:
-        stack.start()
+        stack = start_on_free_ports(make)
         asyncio.run(_outage(stack))
     finally:
-        stack.stop(grace=5.0)
+        stacks[-1].stop(grace=5.0)
 
 
 async def _outage(stack: DevStack) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cli.dev import DevStack, StackError, free_ports
+from cli.dev import DevStack, start_on_free_ports
 from tests.support.factory import request as case_request
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -80,19 +80,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("workbench-stack")
     policy = folder / "policy.toml"
     policy.write_text(POLICY)
-    for attempt in (1, 2):  # a port found free can be taken by another process before it is bound
-        temporal, ui, api, sandbox = free_ports(4)
+    attempts: list[int] = []
+
+    def make(ports: list[int]) -> DevStack:
+        temporal, ui, api, sandbox = ports
+        attempts.append(len(attempts) + 1)
         # Its own event store: the test session's (tests/conftest.py) holds other tests' cases of shop-1.
-        dev = DevStack(data_dir=folder / f"data-{attempt}", policy=policy, temporal_port=temporal, ui_port=ui,
-                       api_port=api, sandbox_port=sandbox, say=lambda _: None,
-                       extra_env={"AFTERSALES_EVENTS_DSN": f"sqlite:///{folder / f'events-{attempt}.sqlite3'}"})
-        try:
-            dev.start()
-            break
-        except StackError:
-            dev.stop()
-            if attempt == 2:
-                raise
+        return DevStack(data_dir=folder / f"data-{attempts[-1]}", policy=policy, temporal_port=temporal, ui_port=ui,
+                        api_port=api, sandbox_port=sandbox, say=lambda _: None,
+                        extra_env={"AFTERSALES_EVENTS_DSN": f"sqlite:///{folder / f'events-{attempts[-1]}.sqlite3'}"})
+
+    dev = start_on_free_ports(make)
     try:
         s = Stack(dev)
         # Shipped orders: the merchant has 3 days; unshipped: 3 hours (so these come first).
