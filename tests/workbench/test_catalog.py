@@ -46,3 +46,18 @@ def test_the_countdown_reads_naturally_in_both_languages() -> None:
     zh = str(text.Text("zh-CN").countdown(due, now, "merchant_decision", "refund_only", "¥199.00"))
     assert re.sub(r"<[^>]+>", "", en) == "auto-refund CN¥199.00 in 3 hr 12 min"
     assert re.sub(r"<[^>]+>", "", zh) == "3小时 12分钟后自动退款 ¥199.00"
+
+
+def test_domain_values_read_as_labels_and_parcel_scans_as_before() -> None:
+    from i18n import words
+
+    en, zh = text.Text("en"), text.Text("zh-CN")
+    assert en.word(words.STATES, "awaiting_inspection") == "Awaiting inspection"
+    assert en.word(words.LINES, "return_shipping") == "Buyer's return shipping"
+    assert zh.word(words.STATES, "awaiting_inspection") == "等待验货"
+    assert [en.event(f"parcel_{s}") for s in ("picked_up", "in_transit", "delivered", "exception")] == [
+        "Parcel picked up", "Parcel in transit", "Parcel delivered", "Parcel problem"]
+    assert [zh.event(f"parcel_{s}") for s in ("picked_up", "in_transit", "delivered", "exception")] == [
+        "包裹已揽收", "包裹运输中", "包裹已签收", "包裹异常"]
+    assert (en.event("reminder_sent"), en.event("approve"), en.event("unknown_entry")) == (
+        "Reminder sent", "Approve", "unknown_entry")
