@@ -1,6 +1,6 @@
 """What each notice kind says: a title and a body, as English msgids of the ``notices`` catalog
-(``i18n/locales/<locale>/LC_MESSAGES/notices.po`` translates them), and the words for the codes
-its parameters carry (deadline kinds, reasons, outcomes...).
+(``i18n/locales/<locale>/LC_MESSAGES/notices.po`` translates them), and which parameters carry
+codes (deadline kinds, reasons, outcomes...): their words are ``i18n.words``'.
 
 The decider (``domain``) emits a kind and its parameters; ``notices.render`` looks the kind up
 here and fills the reader's words in. A kind the decider emits without an entry here fails the
@@ -10,6 +10,8 @@ tests (``tests/i18n/test_notices.py``), as does a msgid the zh-CN catalog does n
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from i18n import words
 
 #: The gettext domain of the notices.
 DOMAIN = "notices"
@@ -65,7 +67,7 @@ KINDS: dict[str, NoticeText] = {
         "(case {case_id})."),
     "inspection_failed": NoticeText(
         "Inspection failed",
-        "The inspection of case {case_id} found {responsibility}. Accept to have the item sent back to you, "
+        "The inspection of case {case_id} found: {responsibility}. Accept to have the item sent back to you, "
         "or escalate to the platform."),
     "item_shipped": NoticeText(
         "Your item is on its way",
@@ -92,63 +94,6 @@ KINDS: dict[str, NoticeText] = {
         "Case {case_id}: the platform decision was due {since} and is still open."),
 }
 
-#: The ``deadline`` parameter: ``domain.deadlines.DEADLINES`` keys.
-DEADLINE_NAMES: dict[str, str] = {
-    "merchant_decision": "merchant decision",
-    "buyer_return_shipment": "return shipment",
-    "merchant_inspection": "merchant inspection",
-    "buyer_answer_refusal": "answer to the refusal",
-    "buyer_answer_offer": "answer to the offer",
-    "buyer_answer_inspection": "answer to the inspection",
-    "merchant_shipment": "merchant shipment",
-    "buyer_confirm_receipt": "receipt confirmation",
-    "platform_decision": "platform decision",
-    "needs_attention_followup": "needs-attention follow-up",
-}
-
-#: The ``type`` parameter: ``domain.models.CaseType``.
-CASE_TYPES: dict[str, str] = {
-    "refund_only": "refund only",
-    "return_refund": "return and refund",
-    "exchange": "exchange",
-    "repair": "repair",
-}
-
-#: The ``reason`` parameter: the buyer's ``domain.models.Reason``.
-REASONS: dict[str, str] = {
-    "quality_issue": "quality issue",
-    "not_as_described": "not as described",
-    "wrong_item": "wrong item",
-    "missing_item": "missing item",
-    "damaged_in_transit": "damaged in transit",
-    "not_received": "not received",
-    "out_of_stock": "out of stock",
-    "no_reason": "no-reason return",
-    "changed_mind": "changed mind",
-    "other": "other",
-}
-
-#: The ``close_reason`` parameter: ``domain.models.CloseReason``.
-CLOSE_REASONS: dict[str, str] = {
-    "cancelled_by_buyer": "you cancelled it",
-    "buyer_timeout": "no answer in time",
-    "rejected": "the shop's refusal stands",
-    "arbitration_denied": "the platform denied the claim",
-    "returned_to_buyer": "the item is sent back to you",
-    "shipped_before_refund": "the order shipped before the refund",
-}
-
-#: The ``responsibility`` parameter: ``domain.models.Responsibility``.
-RESPONSIBILITIES: dict[str, str] = {
-    "product_defect": "a product defect",
-    "buyer_misuse": "misuse by the buyer",
-    "transit_damage": "damage in transit",
-    "no_fault": "no fault",
-}
-
-#: The ``leg`` parameter of a parcel notice.
-LEGS: dict[str, str] = {"return": "return", "outbound": "outbound"}
-
 #: The ``outcome`` parameter of a reminder is ``Deadline.on_expiry``, the English outcome of
 #: ``domain.deadlines`` (``Outcome.en``): itself the msgid; zh_CN translates it as ``Outcome.zh``.
 OUTCOMES: tuple[str, ...] = (
@@ -167,14 +112,14 @@ OUTCOMES: tuple[str, ...] = (
 )
 
 #: Parameters whose value is a code, and the words for each code (a code not listed is shown as it is).
+#: Their words come from ``i18n.words`` (the ``words`` catalog), except the reminder's outcome (above).
 CODES: dict[str, dict[str, str]] = {
-    "deadline": DEADLINE_NAMES,
-    "type": CASE_TYPES,
-    "reason": REASONS,
-    "close_reason": CLOSE_REASONS,
-    "responsibility": RESPONSIBILITIES,
-    "leg": LEGS,
-    "outcome": {outcome: outcome for outcome in OUTCOMES},
+    "deadline": words.DEADLINES,
+    "type": words.TYPES,
+    "reason": words.REASONS,
+    "close_reason": words.CLOSE_REASONS,
+    "responsibility": words.RESPONSIBILITIES,
+    "leg": words.LEGS,
 }
 
 #: Parameters that are ISO 8601 times: shown in the reader's time zone.
@@ -184,6 +129,6 @@ DURATIONS = frozenset({"before", "within", "open_for"})
 
 
 def msgids() -> list[str]:
-    """Every msgid the notices use (the catalogs must translate each into zh-CN)."""
-    texts = [part for text in KINDS.values() for part in (text.title, text.body)]
-    return texts + [words for table in CODES.values() for words in table.values()]
+    """Every msgid of the ``notices`` catalog the notices use (the catalogs must translate each into
+    zh-CN); the words for codes are ``i18n.words``' (tested with them)."""
+    return [part for text in KINDS.values() for part in (text.title, text.body)] + list(OUTCOMES)

@@ -9,7 +9,8 @@ from string import Formatter
 
 from domain.durations import parse_duration
 from i18n import DEFAULT_TIME_ZONE, LOCALES, format_datetime, format_duration, format_money, gettext
-from notices.kinds import CODES, DOMAIN, DURATIONS, KINDS, TIMES
+from i18n.words import word
+from notices.kinds import CODES, DOMAIN, DURATIONS, KINDS, OUTCOMES, TIMES
 
 
 class NoticeError(ValueError):
@@ -64,5 +65,6 @@ def _word(name: str, value: object, params: Mapping[str, object], locale: str, t
             return format_duration(parse_duration(str(value)), locale)
     except ValueError as err:
         raise NoticeError(f"parameter {name}={value!r}: {err}") from None
-    words = CODES.get(name, {}).get(str(value))
-    return gettext(locale, DOMAIN, words) if words is not None else str(value)
+    if name == "outcome":  # Deadline.on_expiry's English outcome is itself the msgid
+        return gettext(locale, DOMAIN, str(value)) if str(value) in OUTCOMES else str(value)
+    return word(locale, CODES[name], str(value)) if name in CODES else str(value)

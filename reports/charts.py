@@ -20,8 +20,10 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402 - after choosing the backend
 
 from domain.money import ZERO_DECIMAL_CURRENCIES  # noqa: E402
+from i18n import words  # noqa: E402
+from i18n.words import word  # noqa: E402
 from reports.figures import Report  # noqa: E402
-from reports.text import DEADLINE_NAMES, name, t  # noqa: E402
+from reports.text import t  # noqa: E402
 
 FONTS = ["DejaVu Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "sans-serif"]
 AUTOMATIC, STAFF = "#d9480f", "#1c7ed6"
@@ -73,7 +75,7 @@ def by_deadline(report: Report, locale: str) -> str:
         figure = Figure(figsize=(7.5, 0.6 + 0.45 * max(len(kinds), 1)), dpi=96)
         axes = figure.add_subplot()
         counts = [report.automatic_actions[k] for k in kinds]
-        bars = axes.barh([name(locale, DEADLINE_NAMES, k) for k in kinds], counts, color=AUTOMATIC)
+        bars = axes.barh([word(locale, words.DEADLINES, k) for k in kinds], counts, color=AUTOMATIC)
         axes.bar_label(bars, padding=3)
         axes.set_title(t(locale, "Deadlines that ran out, by kind"))
         axes.set_xlabel(t(locale, "times"))

@@ -5,45 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from i18n import format_datetime, format_duration, format_money
+from i18n import format_datetime, format_duration, format_money, words
 from i18n import gettext as _gettext
+from i18n.words import word
 from reports.figures import Report, Times
 
 DOMAIN = "reports"
 
-#: Names of the deadlines (``domain.deadlines.DEADLINES``), outcomes and deciders, as msgids.
-DEADLINE_NAMES = {
-    "merchant_decision": "merchant decision",
-    "buyer_return_shipment": "buyer ships the return",
-    "merchant_inspection": "merchant inspects the return",
-    "buyer_answer_refusal": "buyer answers a refusal",
-    "buyer_answer_offer": "buyer answers an offer",
-    "buyer_answer_inspection": "buyer answers a failed inspection",
-    "merchant_shipment": "merchant ships the replacement",
-    "buyer_confirm_receipt": "buyer confirms receipt",
-    "platform_decision": "platform decision",
-    "needs_attention_followup": "needs attention follow-up",
-}
-OUTCOME_NAMES = {
-    "refunded": "refunded",
-    "completed": "completed",
-    "closed:cancelled_by_buyer": "closed: cancelled by the buyer",
-    "closed:buyer_timeout": "closed: buyer did not ship the return",
-    "closed:rejected": "closed: rejected",
-    "closed:arbitration_denied": "closed: denied by the platform",
-    "closed:returned_to_buyer": "closed: returned to the buyer",
-    "closed:shipped_before_refund": "closed: shipped before the refund",
-}
+#: Who decided a case's end (the domain's values are named by ``i18n.words``), as msgids.
 DECIDER_NAMES = {"automatic": "a deadline ran out", "staff": "the shop's staff", "buyer": "the buyer",
                  "platform": "the platform"}
-ARBITRATION_NAMES = {"refund_full": "full refund", "refund_partial": "partial refund", "deny": "denied"}
-REASON_NAMES = {
-    "quality_issue": "quality issue", "not_as_described": "not as described", "wrong_item": "wrong item",
-    "missing_item": "missing item", "damaged_in_transit": "damaged in transit", "not_received": "not received",
-    "out_of_stock": "out of stock", "no_reason": "no reason (7 days)", "changed_mind": "changed mind", "other": "other",
-}
-TYPE_NAMES = {"refund_only": "refund only", "return_refund": "return and refund", "exchange": "exchange",
-              "repair": "repair"}
 
 
 def t(locale: str, msgid: str, **params: object) -> str:
@@ -52,6 +23,14 @@ def t(locale: str, msgid: str, **params: object) -> str:
 
 def name(locale: str, names: dict[str, str], key: str) -> str:
     return t(locale, names[key]) if key in names else key
+
+
+def outcome_name(locale: str, key: str) -> str:
+    """How a case ended: ``refunded``, ``completed`` or ``closed:<close reason>`` -> ``closed: rejected by the shop``."""
+    state, _, close_reason = key.partition(":")
+    if close_reason:
+        return t(locale, "closed: {reason}", reason=word(locale, words.CLOSE_REASONS, close_reason))
+    return word(locale, words.STATES, state)
 
 
 def _times(times: Times, locale: str) -> str:
@@ -82,15 +61,15 @@ def rows(report: Report, locale: str) -> list[tuple[str, str, str]]:
     add("Cases", t(locale, "opened"), report.opened.total)
     add("Cases", t(locale, "ended"), report.ended.total)
     for key, count in report.ended.by_type.items():
-        add("Cases", t(locale, "ended, {what}", what=name(locale, TYPE_NAMES, key)), count)
+        add("Cases", t(locale, "ended, {what}", what=word(locale, words.TYPES, key)), count)
     for key, count in report.ended.by_reason.items():
-        add("Cases", t(locale, "ended, {what}", what=name(locale, REASON_NAMES, key)), count)
+        add("Cases", t(locale, "ended, {what}", what=word(locale, words.REASONS, key)), count)
     for key, count in report.ended.by_outcome.items():
-        add("Outcomes", name(locale, OUTCOME_NAMES, key), count)
+        add("Outcomes", outcome_name(locale, key), count)
     for key, count in report.ended.by_decider.items():
         add("Decided by", name(locale, DECIDER_NAMES, key), count)
     for key, count in report.automatic_actions.items():
-        add("Deadlines that ran out", name(locale, DEADLINE_NAMES, key), count)
+        add("Deadlines that ran out", word(locale, words.DEADLINES, key), count)
     for money in report.money:
         c = money.currency
         for payer, label in (("automatic", t(locale, "paid because a deadline ran out")),
@@ -103,7 +82,7 @@ def rows(report: Report, locale: str) -> list[tuple[str, str, str]]:
                 compensation=format_money(amounts.compensation, c, locale),
                 reimbursement=format_money(amounts.reimbursement, c, locale)))
         for key, amount in money.automatic_by_deadline.items():
-            add("Money", t(locale, "paid because of: {deadline}", deadline=name(locale, DEADLINE_NAMES, key)),
+            add("Money", t(locale, "paid because of: {deadline}", deadline=word(locale, words.DEADLINES, key)),
                 format_money(amount, c, locale))
     add("Times", t(locale, "first response by the shop"), _times(report.first_merchant_response, locale))
     add("Times", t(locale, "resolution"), _times(report.resolution, locale))
@@ -111,7 +90,7 @@ def rows(report: Report, locale: str) -> list[tuple[str, str, str]]:
     add("Risk", t(locale, "escalated to the platform"),
         t(locale, "{count} ({rate} %)", count=report.escalated, rate=f"{report.escalation_rate * 100:.1f}"))
     for key, count in report.arbitration.items():
-        add("Risk", t(locale, "arbitration: {outcome}", outcome=name(locale, ARBITRATION_NAMES, key)), count)
+        add("Risk", t(locale, "arbitration: {outcome}", outcome=word(locale, words.ARBITRATION_OUTCOMES, key)), count)
     add("Reminders", t(locale, "sent"), report.reminders_sent)
     add("Reminders", t(locale, "acted on before the deadline"), report.reminders_acted_on)
     return out
@@ -140,7 +119,7 @@ def notice(report: Report, locale: str) -> str:
     for money in report.money:
         lines.append(t(locale, "Paid because nobody acted in time: {amount}",
                        amount=format_money(money.automatic.total, money.currency, locale)))
-    missed = ", ".join(f"{name(locale, DEADLINE_NAMES, k)} {v}" for k, v in report.automatic_actions.items())
+    missed = ", ".join(f"{word(locale, words.DEADLINES, k)} {v}" for k, v in report.automatic_actions.items())
     if missed:
         lines.append(t(locale, "Deadlines that ran out: {list}", list=missed))
     lines.append(t(locale, "Reminders: {sent} sent, {acted} acted on", sent=report.reminders_sent,

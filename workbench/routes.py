@@ -35,6 +35,7 @@ from http_api.cases import case_ref, refusal, visible_view
 from http_api.context import ApiState
 from http_api.problems import ApiError, dependency_fault, engine_failure, refusal_status
 from http_api.reports import report_for
+from i18n import words
 from reports import html as report_html
 from runtime.cases import CaseNotFound, CaseRefused
 from workbench import text as labels
@@ -126,7 +127,7 @@ def render(request: Request, template: str, *, status: int = 200, session: Sessi
     t = text_for(request)
     wb = _wb(request)
     page = wb.templates.get_template(template).render(
-        _=t, t=t, L=labels, request=request, session=session, principal=session.principal if session else None,
+        _=t, t=t, L=labels, W=words, request=request, session=session, principal=session.principal if session else None,
         csrf=wb.sessions.csrf(session.nonce) if session else None, prefix=PREFIX,
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         units=t.unit_patterns(), **context)
@@ -221,7 +222,7 @@ async def sign_in(request: Request) -> Response:
     if principal.role not in VIEWS:
         return _sign_in_page(request, status=403, error=t(
             "The workbench is for shop staff, supervisors, the platform and operators; a {role} token cannot sign in.",
-            role=t.label(labels.ROLES, principal.role)))
+            role=t.word(words.ROLES, principal.role)))
     cookie, _ = wb.sessions.issue(principal)
     next_url = _safe_next(form.get("next"))
     response = RedirectResponse(next_url, status_code=303)
@@ -469,17 +470,17 @@ def _detail_text(t: Text, currency: str) -> Any:
         if key in MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
             return t.money(value, currency)
         if key in ("deadline",) and isinstance(value, str):
-            return t.label(labels.DEADLINE_KINDS, value)
+            return t.word(words.DEADLINES, value)
         if key in ("state", "to", "from") and isinstance(value, str):
-            return t.label(labels.STATES, value)
+            return t.word(words.STATES, value)
         if key == "type" and isinstance(value, str):
-            return t.label(labels.TYPES, value)
-        if key == "reason" and value in labels.REASONS:
-            return t.label(labels.REASONS, value)
+            return t.word(words.TYPES, value)
+        if key == "reason" and value in words.REASONS:
+            return t.word(words.REASONS, value)
         if key == "responsibility" and isinstance(value, str):
-            return t.label(labels.RESPONSIBILITIES, value)
+            return t.word(words.RESPONSIBILITIES, value)
         if key == "close_reason" and isinstance(value, str):
-            return t.label(labels.CLOSE_REASONS, value)
+            return t.word(words.CLOSE_REASONS, value)
         if key.endswith("_at") and isinstance(value, str):
             try:
                 return t.when(datetime.fromisoformat(value))

@@ -1,111 +1,29 @@
 """What the workbench says, in the reader's language: every label goes through the ``workbench``
 gettext catalog (msgid = the English text), money and times through ``i18n``'s Babel formatting.
 
-The label tables name every state, type, reason, party, deadline, action, timeline entry and
-payout line the domain has (a test checks that each is here and translated).
+The domain's values (states, types, reasons, parties, deadlines, payout lines...) are named by
+``i18n.words`` (``Text.word``); the tables here name what only the workbench shows: actions,
+timeline entries, form fields and the keys of a timeline entry's data (a test checks each is
+translated).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-from functools import cache, lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
-from babel.dates import format_datetime, get_timezone
-from babel.numbers import format_currency
-from babel.units import format_unit
 from markupsafe import Markup, escape
 
 import i18n
-from domain.deadlines import DEADLINES
-from domain.models import (
-    CaseState,
-    CaseType,
-    CloseReason,
-    LineKind,
-    ParcelStatus,
-    Reason,
-    Responsibility,
-    Role,
-    WaitingOn,
-)
-from domain.money import ZERO_DECIMAL_CURRENCIES
+from domain.models import CaseType
 from domain.rules import ACTIONS
+from i18n import words
+from i18n.words import word
 
 DOMAIN = "workbench"
 
-STATES: dict[str, str] = {
-    CaseState.AWAITING_MERCHANT_DECISION: "Awaiting merchant decision",
-    CaseState.AWAITING_BUYER_RESPONSE: "Awaiting buyer response",
-    CaseState.AWAITING_RETURN_SHIPMENT: "Awaiting return shipment",
-    CaseState.RETURN_IN_TRANSIT: "Return in transit",
-    CaseState.AWAITING_INSPECTION: "Awaiting inspection",
-    CaseState.AWAITING_MERCHANT_SHIPMENT: "Awaiting merchant shipment",
-    CaseState.AWAITING_BUYER_CONFIRMATION: "Awaiting buyer confirmation",
-    CaseState.IN_ARBITRATION: "In arbitration",
-    CaseState.REFUNDING: "Refunding",
-    CaseState.NEEDS_ATTENTION: "Needs attention",
-    CaseState.REFUNDED: "Refunded",
-    CaseState.COMPLETED: "Completed",
-    CaseState.CLOSED: "Closed",
-}
-TYPES: dict[str, str] = {
-    CaseType.REFUND_ONLY: "Refund only",
-    CaseType.RETURN_REFUND: "Return and refund",
-    CaseType.EXCHANGE: "Exchange",
-    CaseType.REPAIR: "Repair",
-}
-REASONS: dict[str, str] = {
-    Reason.QUALITY_ISSUE: "Quality issue",
-    Reason.NOT_AS_DESCRIBED: "Not as described",
-    Reason.WRONG_ITEM: "Wrong item",
-    Reason.MISSING_ITEM: "Missing item",
-    Reason.DAMAGED_IN_TRANSIT: "Damaged in transit",
-    Reason.NOT_RECEIVED: "Not received",
-    Reason.OUT_OF_STOCK: "Out of stock",
-    Reason.NO_REASON: "No reason (7-day return)",
-    Reason.CHANGED_MIND: "Changed mind",
-    Reason.OTHER: "Other",
-}
-PARTIES: dict[str, str] = {
-    WaitingOn.BUYER: "Buyer",
-    WaitingOn.MERCHANT: "Merchant",
-    WaitingOn.COURIER: "Courier",
-    WaitingOn.PLATFORM: "Platform",
-    WaitingOn.PAYMENT: "Payment provider",
-}
-ROLES: dict[str, str] = {
-    Role.SYSTEM: "System",
-    Role.BUYER: "Buyer",
-    Role.STAFF: "Staff",
-    Role.SUPERVISOR: "Supervisor",
-    Role.PLATFORM: "Platform",
-    Role.OPERATOR: "Operator",
-}
-CLOSE_REASONS: dict[str, str] = {
-    CloseReason.CANCELLED_BY_BUYER: "Cancelled by the buyer",
-    CloseReason.BUYER_TIMEOUT: "The buyer did not ship in time",
-    CloseReason.REJECTED: "Rejected",
-    CloseReason.ARBITRATION_DENIED: "Denied by the platform",
-    CloseReason.RETURNED_TO_BUYER: "Returned to the buyer",
-    CloseReason.SHIPPED_BEFORE_REFUND: "Shipped before the refund",
-}
-DEADLINE_KINDS: dict[str, str] = {
-    "merchant_decision": "Merchant decision",
-    "buyer_return_shipment": "Buyer ships the return",
-    "merchant_inspection": "Merchant inspection",
-    "buyer_answer_refusal": "Buyer answers the refusal",
-    "buyer_answer_offer": "Buyer answers the offer",
-    "buyer_answer_inspection": "Buyer answers the inspection",
-    "merchant_shipment": "Merchant ships the item",
-    "buyer_confirm_receipt": "Buyer confirms receipt",
-    "platform_decision": "Platform decision",
-    "needs_attention_followup": "Needs attention follow-up",
-}
 ACTION_LABELS: dict[str, str] = {
     "approve": "Approve",
     "reject": "Reject",
@@ -143,25 +61,9 @@ EVENTS: dict[str, str] = {
     "payment_failed": "Payment failed",
     "ended": "Ended",
     "satisfaction_followup_sent": "Follow-up sent",
-    **{f"parcel_{status}": label for status, label in (
-        (ParcelStatus.PICKED_UP, "Parcel picked up"), (ParcelStatus.IN_TRANSIT, "Parcel in transit"),
-        (ParcelStatus.DELIVERED, "Parcel delivered"), (ParcelStatus.EXCEPTION, "Parcel problem"))},
 }
-LINES: dict[str, str] = {
-    LineKind.ITEMS: "Claimed items",
-    LineKind.ORIGINAL_SHIPPING: "Original shipping fee",
-    LineKind.DEDUCTION: "Deduction",
-    LineKind.AGREED_ADJUSTMENT: "Agreed adjustment",
-    LineKind.RETURN_SHIPPING: "Buyer's return shipping",
-    LineKind.OUT_OF_STOCK_COMPENSATION: "Out-of-stock compensation",
-}
-RESPONSIBILITIES: dict[str, str] = {
-    Responsibility.PRODUCT_DEFECT: "Product defect",
-    Responsibility.BUYER_MISUSE: "Buyer misuse",
-    Responsibility.TRANSIT_DAMAGE: "Transit damage",
-    Responsibility.NO_FAULT: "No fault",
-}
-OUTCOMES: dict[str, str] = {"refund_full": "Full refund", "refund_partial": "Partial refund", "deny": "Deny"}
+#: Parcel scans on the timeline (``parcel_<status>``): "Parcel {status}", the status from ``i18n.words``.
+PARCEL_EVENT = "Parcel {status}"
 FIELDS: dict[str, str] = {
     "amount": "Amount",
     "reason": "Reason",
@@ -178,7 +80,6 @@ FIELDS: dict[str, str] = {
     "outcome": "Outcome",
     "by": "Extend by (e.g. 3d, 12h)",
 }
-PAYOUTS: dict[str, str] = {"none": "Not started", "pending": "Being paid", "paid": "Paid", "failed": "Failed"}
 #: The keys of a timeline entry's data.
 DETAIL_KEYS: dict[str, str] = {
     "type": "Type", "reason": "Reason", "items": "Items", "requested_refund": "Requested refund",
@@ -231,7 +132,6 @@ EXPIRY: dict[str, str] = {
 EXPIRY_WITH_AMOUNT = ("auto-refund {amount}", "auto-approve the return", "convert to a refund of {amount}",
                       "escalate to the platform")
 
-assert set(DEADLINE_KINDS) == set(DEADLINES), "every deadline has a label"
 assert set(ACTION_LABELS) == set(ACTIONS), "every action has a label"
 
 
@@ -243,46 +143,6 @@ def time_zone_or_default(name: str | None) -> str:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return i18n.DEFAULT_TIME_ZONE
-
-
-@cache
-def _babel_locale(locale: str) -> Locale:
-    return Locale.parse(locale.replace("-", "_"))
-
-
-# The same formatting as ``i18n.format_money``/``format_datetime``/``format_duration`` (a test checks
-# they agree), with the Babel locale parsed once: a queue page formats a few hundred values, and
-# Babel parses a locale given as text on every call (a third of the page's time at 20,000 cases).
-
-
-def _money(amount: int, currency: str, locale: str) -> str:
-    value = Decimal(amount) if currency in ZERO_DECIMAL_CURRENCIES else Decimal(amount) / 100
-    return format_currency(value, currency, locale=_babel_locale(locale))
-
-
-def _when(at: datetime, locale: str, time_zone: str) -> str:
-    return format_datetime(at, "yyyy-MM-dd HH:mm", tzinfo=_zone(time_zone), locale=_babel_locale(locale))
-
-
-@cache
-def _zone(name: str) -> Any:
-    return get_timezone(name)
-
-
-def _duration(span: timedelta, locale: str) -> str:
-    seconds = max(int(span.total_seconds()), 0)
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    parts = [(days, "duration-day"), (hours, "duration-hour"), (rest // 60, "duration-minute")]
-    while len(parts) > 1 and parts[0][0] == 0:
-        parts.pop(0)
-    return " ".join(_unit(value, unit, locale) for value, unit in parts[:2] if value or unit == parts[0][1])
-
-
-@lru_cache(maxsize=1024)
-def _unit(value: int, unit: str, locale: str) -> str:
-    """``3 hr``: few distinct values (minutes < 60, hours < 24, days), each formatted once."""
-    return format_unit(value, unit, length="short", locale=_babel_locale(locale))
 
 
 @dataclass(frozen=True)
@@ -301,18 +161,28 @@ class Text:
         msgid = table.get(key)
         return self(msgid) if msgid else key
 
+    def word(self, table: Mapping[str, str], value: str | None) -> str:
+        """A domain value's word (``i18n.words``), capitalized as a label: ``Awaiting inspection``."""
+        return word(self.locale, table, value, capitalized=True)
+
+    def event(self, action: str) -> str:
+        """A timeline entry the engine wrote: ``Reminder sent``, ``Parcel delivered``."""
+        if action.startswith("parcel_") and action.removeprefix("parcel_") in words.PARCEL_STATUSES:
+            return self(PARCEL_EVENT, status=word(self.locale, words.PARCEL_STATUSES, action.removeprefix("parcel_")))
+        return self.label(ACTION_LABELS, action) if action in ACTION_LABELS else self.label(EVENTS, action)
+
     def money(self, amount: int | None, currency: str) -> str:
-        return "" if amount is None else _money(amount, currency, self.locale)
+        return "" if amount is None else i18n.format_money(amount, currency, self.locale)
 
     def when(self, at: datetime | None) -> str:
-        return "" if at is None else _when(at, self.locale, self.time_zone)
+        return "" if at is None else i18n.format_datetime(at, self.locale, self.time_zone)
 
     def duration(self, span: timedelta) -> str:
-        return _duration(span, self.locale)
+        return i18n.format_duration(span, self.locale)
 
     def unit_patterns(self) -> dict[str, list[str]]:
         """For the live countdown script: each unit's text for 1 and for many, ``{n}`` in place of the number."""
-        return {unit: [_unit(n, f"duration-{unit}", self.locale).replace(str(n), "{n}") for n in (1, 7)]
+        return {unit: [i18n.format_unit_short(n, f"duration-{unit}", self.locale).replace(str(n), "{n}") for n in (1, 7)]
                 for unit in ("day", "hour", "minute")}
 
     def countdown(self, deadline: datetime | None, now: datetime, kind: str | None, case_type: str,

@@ -35,6 +35,8 @@ def test_times_in_the_readers_zone_and_durations_in_two_units() -> None:
     assert i18n.format_duration(timedelta(hours=3, minutes=12), "zh-CN") == "3小时 12分钟"
     assert i18n.format_duration(timedelta(days=2, minutes=5), "en") == "2 days"
     assert i18n.format_duration(timedelta(seconds=-30), "en") == "0 min"
+    assert i18n.format_duration(timedelta(days=1, hours=1), "zh") == "1天 1小时"  # any tag normalize() knows
+    assert i18n.format_unit_short(7, "duration-day", "en") == "7 days"
 
 
 def test_catalog_lookup_translates_and_falls_back_to_the_msgid(tmp_path, monkeypatch) -> None:

@@ -101,7 +101,7 @@ async def test_a_missing_period_is_a_422_naming_it(served):
 
 @pytest.mark.parametrize(("lang", "header", "words"), [
     ("en", None, ["After-sales report: shop-a", "Paid out per week (CNY)", "merchant decision"]),
-    ("zh-CN", None, ["售后报告：shop-a", "每周支付金额（CNY）", "商家处理申请"]),
+    ("zh-CN", None, ["售后报告：shop-a", "每周支付金额（CNY）", "商家处理"]),
     (None, "zh-CN,zh;q=0.9", ["售后报告：shop-a"]),
     (None, "en-GB,en;q=0.8", ["After-sales report: shop-a"]),
 ])
