@@ -16,10 +16,9 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-from casefeed.store import SCHEMA, parse_ts, sqlite_path
+from casefeed.store import open_database, parse_ts
 
 
 class Queue(StrEnum):
@@ -129,15 +128,8 @@ class QueueReader:
     callers use ``asyncio.to_thread``)."""
 
     def __init__(self, dsn: str) -> None:
-        path = sqlite_path(dsn)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
+        self._db = open_database(dsn)  # the tables and the queue indexes, if the worker has not made them yet
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)  # the tables and the queue indexes, if the worker has not made them yet
 
     def close(self) -> None:
         with self._lock:

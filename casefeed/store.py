@@ -155,21 +155,29 @@ def _types_text(types: Iterable[str]) -> str:
     return "," + ",".join(types) + ","
 
 
+def open_database(dsn: str) -> sqlite3.Connection:
+    """A connection to the event store's file (made, with its folder, if missing), in WAL mode
+    (one writer, readers never blocked) with every table and index in place. Autocommit: callers
+    open their own transactions. Shared by the store, the queue reader and anything else that reads it."""
+    path = sqlite_path(dsn)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA)
+    return db
+
+
 class EventStore:
     """Synchronous; async callers run it in a thread (``asyncio.to_thread``). One connection,
     serialized by a lock; other processes share the file through SQLite's locking."""
 
     def __init__(self, dsn: str) -> None:
-        path = sqlite_path(dsn)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
+        self._db = open_database(dsn)
         self._lock = threading.Lock()
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -107,13 +107,17 @@ def load_policy(path: str | Path | None) -> Policy:
     if path is None:
         return Policy()
     path = Path(path)
+    return parse_policy(read_toml(path, "policy file", PolicyError), source=str(path))
+
+
+def read_toml(path: Path, what: str, error: type[ValueError]) -> dict[str, Any]:
+    """A TOML file's content, or ``error`` saying which file (``what``) and why it cannot be read."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        raise PolicyError(f"policy file {path} does not exist") from err
+        raise error(f"{what} {path} does not exist") from err
     except tomllib.TOMLDecodeError as err:
-        raise PolicyError(f"policy file {path} is not valid TOML: {err}") from err
-    return parse_policy(data, source=str(path))
+        raise error(f"{what} {path} is not valid TOML: {err}") from err
 
 
 def parse_policy(data: dict[str, Any], source: str = "policy") -> Policy:

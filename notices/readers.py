@@ -26,7 +26,6 @@ sends, so a change applies to the next notice of every case (after the worker re
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from domain.models import Role
+from domain.policy import read_toml
 from i18n import DEFAULT_LOCALE, DEFAULT_TIME_ZONE, LOCALES
 
 
@@ -104,13 +104,7 @@ def load_readers(path: str | Path | None) -> Readers:
     if path is None:
         return Readers()
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ReadersError(f"shops file {path} does not exist") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ReadersError(f"shops file {path} is not valid TOML: {err}") from err
-    return parse_readers(data, source=f"shops file {path}")
+    return parse_readers(read_toml(path, "shops file", ReadersError), source=f"shops file {path}")
 
 
 def parse_readers(data: dict[str, Any], source: str = "shops") -> Readers:
