@@ -235,8 +235,9 @@ def run_events(args: argparse.Namespace) -> dict[str, Any]:
         _say(f"  events {side:<3}: {statistics.median(rates):.2f} cases/s, worker {statistics.median(worker):.1f} ms, "
              f"server {statistics.median(server):.1f} ms per case (medians)")
     for side, shape in r.shapes.items():
-        _say(f"  a case's history, events {side:<3}: {shape.events} events, {shape.bytes:,} bytes, "
-             f"{shape.workflow_tasks} workflow tasks, {shape.markers} local activities, {shape.activities} activities")
+        _say(f"  a case's history, events {side:<3} (mean of {shape.cases}): {shape.events:.1f} events, "
+             f"{shape.bytes:,.0f} bytes, {shape.workflow_tasks:.1f} workflow tasks, {shape.markers:.1f} local "
+             f"activities, {shape.activities:.1f} activities")
     _say(f"  deliveries: {r.delivered} delivered, {r.undelivered} not")
     _say("  (target: throughput on/off >= 0.85 and server CPU on/off <= 1.15, medians)")
     return {"cases": r.cases, "pairs": len(pairs), "ratios": figures, "delivered": r.delivered,

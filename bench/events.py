@@ -76,13 +76,16 @@ class Pair:
 
 @dataclass
 class HistoryShape:
-    """One case's history: what Temporal stores and runs for it."""
+    """A case's history, averaged over a sample of a round's cases: what Temporal stores and runs
+    for it (one case alone is a poor sample: how many workflow tasks a case takes depends on how
+    its commands, results and timers happen to meet)."""
 
-    events: int
-    bytes: int
-    workflow_tasks: int
-    markers: int  # local activities (record_events)
-    activities: int
+    events: float
+    bytes: float
+    workflow_tasks: float
+    markers: float  # local activities (record_events)
+    activities: float
+    cases: int = 1
 
 
 @dataclass
@@ -131,7 +134,7 @@ async def _wait_drained(store: EventStore, within: float) -> None:
 
 
 async def _round(bench: Bench, store: EventStore, secret: str, service: CaseService, side: str,
-                 count: int, concurrency: int, dispatcher: subprocess.Popen[bytes] | None) -> tuple[Round, str]:
+                 count: int, concurrency: int, dispatcher: subprocess.Popen[bytes] | None) -> tuple[Round, list[str]]:
     before = _cpu(bench, dispatcher)
     async with bench.sandbox() as sandbox:
         await sandbox.post("/reset")  # (resets the receiver too)
@@ -146,17 +149,25 @@ async def _round(bench: Bench, store: EventStore, secret: str, service: CaseServ
         after = _cpu(bench, dispatcher)
         worker, server, driver, providers, dispatching = (a - b for a, b in zip(after, before, strict=True))
         return Round(side, count, paid - started, worker, server, driver, providers, drained - paid,
-                     dispatching), ids[-1]
+                     dispatching), ids
 
 
-async def _shape(service: CaseService, case_id: str) -> HistoryShape:
-    history = await service.client.get_workflow_handle(case_workflow_id(SHOP, case_id)).fetch_history()
-    kinds = [e.event_type for e in history.events]
-    return HistoryShape(
-        events=len(kinds), bytes=len(history.to_json().encode()),
-        workflow_tasks=kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
-        markers=kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED),
-        activities=kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED))
+async def _shape(service: CaseService, case_ids: list[str], sample: int = 20) -> HistoryShape:
+    """The mean history of ``sample`` of ``case_ids``, spread evenly over them."""
+    step = max(len(case_ids) // sample, 1)
+    chosen = case_ids[::step][:sample]
+    totals = [0.0] * 5
+    for case_id in chosen:
+        history = await service.client.get_workflow_handle(case_workflow_id(SHOP, case_id)).fetch_history()
+        kinds = [e.event_type for e in history.events]
+        for i, value in enumerate((len(kinds), len(history.to_json().encode()),
+                                   kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+                                   kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED),
+                                   kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED))):
+            totals[i] += value
+    events, size, tasks, markers, activities = (t / len(chosen) for t in totals)
+    return HistoryShape(events=events, bytes=size, workflow_tasks=tasks, markers=markers, activities=activities,
+                        cases=len(chosen))
 
 
 def _start_dispatcher(bench: Bench) -> subprocess.Popen[bytes]:
@@ -179,14 +190,14 @@ async def measure(bench: Bench, cases: int, concurrency: int, pairs: int = 3, wa
         for side in SIDES:
             await _round(bench, store, secret, services[side], side, min(warmup, cases), concurrency, dispatcher)
         result = EventsCost(cases)
-        last: dict[str, str] = {}
+        last: dict[str, list[str]] = {}
         for side in schedule(pairs):
             measured, last[side] = await _round(bench, store, secret, services[side], side, cases, concurrency,
                                                 dispatcher)
             result.rounds.append(measured)
             say(f"  (round {len(result.rounds)}: events {side}, {measured.rate:.2f} cases/s)")
-        for side, case_id in last.items():
-            result.shapes[side] = await _shape(services[side], case_id)
+        for side, case_ids in last.items():
+            result.shapes[side] = await _shape(services[side], case_ids)
         result.delivered = len(store.deliveries(state="delivered", every_shop=True, limit=10**9))
         result.undelivered = len(store.deliveries(state="pending", every_shop=True, limit=10**9)) + len(
             store.deliveries(state="failed", every_shop=True, limit=10**9))
