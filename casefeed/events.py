@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.casefile import Case
 from domain.lifecycle import waiting_on
-from domain.models import CaseState, CaseType, Reason, WaitingOn
+from domain.models import CaseState, CaseType, CaseView, Reason, WaitingOn
 
 
 class EventType(StrEnum):
@@ -86,11 +86,15 @@ class CaseEvent(Strict):
 
 
 class EventBatch(Strict):
-    """The events of one workflow task of one case, recorded in one call (idempotent by sequence)."""
+    """The events of one workflow task of one case, recorded in one call (idempotent by sequence),
+    with the case's view as of that task: what ``GET /v1/cases/{id}`` answers (``case_views``).
+    ``events`` is empty for a case opened with events off; ``view`` is None only in batches of
+    cases started before views were recorded."""
 
     case_key: str
     events: list[CaseEvent]
     summary: CaseSummary
+    view: CaseView | None = None
 
 
 class RecordResult(Strict):

@@ -9,6 +9,8 @@ placeholders aside), so a PostgreSQL store can follow behind the same class.
   ``seq`` grows in commit order and a reader paging by ``seq`` never skips a row committed later.
   Unique on ``(case_key, case_sequence)``: a retried recording changes nothing.
 - ``cases``: one row per case, the case as of its newest event, written in the same transaction.
+- ``case_views``: one row per case, its whole view as of its newest recording: what the API
+  answers for a case, instead of a workflow query.
 - ``subscriptions``: URL, secret, event types, a shop or none (platform-wide).
 - ``deliveries``: one row per (subscription, event), made with the event; the dispatcher
   (``casefeed.dispatch``) sends them.
@@ -70,6 +72,14 @@ CREATE INDEX IF NOT EXISTS cases_changed ON cases (last_seq);
 CREATE INDEX IF NOT EXISTS cases_shop_queue ON cases (shop_id, waiting_on, deadline, case_key, state, type, reason,
                                                      dispute_risk, refund_amount);
 CREATE INDEX IF NOT EXISTS cases_state_queue ON cases (state, deadline, case_key);
+-- What GET /v1/cases/{id} answers: each case's view as of its newest recording (the JSON of
+-- domain.models.CaseView), written by record_events with the task's events, so reads never
+-- query the workflow (docs/reliability.md: a query racing a workflow task can corrupt a history).
+CREATE TABLE IF NOT EXISTS case_views (
+    case_key TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS subscriptions (
     id TEXT PRIMARY KEY,
     shop_id TEXT,
@@ -221,7 +231,10 @@ class EventStore:
                     " WHERE (shop_id IS NULL OR shop_id = ?) AND (types = ',*,' OR types LIKE ?)",
                     (last_seq, batch.case_key, event.sequence, ts(now), ts(now + retry_for), ts(now),
                      event.shop_id, f"%,{event.type.value},%"))
-            if last_seq is not None:
+            if last_seq is not None or (not batch.events and batch.view is not None):
+                # With events off (a batch with a view and no events) the row still follows the
+                # case, so the queues work; its last_seq stays what it was: it made no event.
+                keep_seq = "excluded.last_seq" if last_seq is not None else "cases.last_seq"
                 db.execute(
                     "INSERT INTO cases (case_key, case_id, shop_id, buyer_id, order_id, type, reason, state,"
                     " waiting_on, deadline, deadline_kind, dispute_risk, close_reason, currency, refund_amount,"
@@ -230,16 +243,28 @@ class EventStore:
                     " waiting_on = excluded.waiting_on, deadline = excluded.deadline,"
                     " deadline_kind = excluded.deadline_kind, dispute_risk = excluded.dispute_risk,"
                     " close_reason = excluded.close_reason, refund_amount = excluded.refund_amount,"
-                    " version = excluded.version, updated_at = excluded.updated_at, last_seq = excluded.last_seq"
+                    f" version = excluded.version, updated_at = excluded.updated_at, last_seq = {keep_seq}"
                     " WHERE excluded.version >= cases.version",
                     (s.case_key, s.case_id, s.shop_id, s.buyer_id, s.order_id, s.type.value, s.reason.value,
                      s.state.value, s.waiting_on.value if s.waiting_on else None,
                      ts(s.deadline) if s.deadline else None, s.deadline_kind, int(s.dispute_risk), s.close_reason,
-                     s.currency, s.refund_amount, s.version, ts(s.updated_at), last_seq))
+                     s.currency, s.refund_amount, s.version, ts(s.updated_at), last_seq or 0))
+            if batch.view is not None:
+                db.execute(
+                    "INSERT INTO case_views (case_key, version, body) VALUES (?, ?, ?) ON CONFLICT (case_key)"
+                    " DO UPDATE SET version = excluded.version, body = excluded.body"
+                    " WHERE excluded.version >= case_views.version",
+                    (batch.case_key, batch.view.version, batch.view.model_dump_json()))
         return recorded
 
     # ----------------------------------------------------------------------------------------
     # Reading: the feed and the read model
+
+    def case_view(self, case_key: str) -> str | None:
+        """The case's view (``CaseView`` JSON) as of its newest recording, or None if none yet."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM case_views WHERE case_key = ?", (case_key,)).fetchone()
+        return row["body"] if row else None
 
     def events_after(self, after: int, limit: int, shop_id: str | None = None,
                      case_id: str | None = None) -> list[tuple[int, CaseEvent]]:

@@ -21,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 from temporalio.client import Client
 
 import workbench
+from casefeed.store import EventStore
 from domain.models import CaseRequest, Principal
 from http_api import cases, courier, docs_assets, events, problems
 from http_api import reports as report_routes
@@ -100,7 +101,9 @@ def create_app(
             )
     _ = settings.policy  # a broken policy file stops the app here, not at the first request
     book = TokenBook(tokens)
-    state = ApiState(settings=settings, tokens=book, page_tokens=PageTokens(_page_token_key(settings, book)))
+    store = EventStore(settings.events_dsn)
+    state = ApiState(settings=settings, tokens=book, page_tokens=PageTokens(_page_token_key(settings, book)),
+                     views=store)
     if settings.jwt_jwks_url:
         state.jwt = JwtVerifier(settings)
     if client is not None:
@@ -139,7 +142,7 @@ def create_app(
     docs_assets.install(app)
     app.include_router(cases.router)
     app.include_router(courier.router)
-    events.install(app, settings.events_dsn)
+    events.install(app, store)
     report_routes.install(app, settings.events_dsn)
     workbench.install(app)  # the staff console at /workbench (server-rendered, same process)
 

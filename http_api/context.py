@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from temporalio.client import Client
 
+from casefeed.store import EventStore
 from http_api.auth import JwtVerifier, TokenBook
 from http_api.problems import dependency_fault
 from http_api.visibility import PageTokens
@@ -23,10 +24,13 @@ class ApiState:
     jwt: JwtVerifier | None = None
     client: Client | None = None
     service: CaseService | None = None
+    #: The event store, where cases' views are read (``CaseService.view``).
+    views: EventStore | None = None
 
     def connected(self, client: Client) -> None:
         self.client = client
-        self.service = CaseService(client, self.settings.task_queue, self.settings.policy, events=self.settings.events)
+        self.service = CaseService(client, self.settings.task_queue, self.settings.policy, events=self.settings.events,
+                                   views=self.views)
 
 
 def api_state(request: Request) -> ApiState:

@@ -47,8 +47,8 @@ ONE: dict[int | str, dict[str, Any]] = {**ERRORS, 404: {"model": Problem, "descr
 MAX_CURSOR = 2**63 - 1
 
 
-def install(app: FastAPI, events_dsn: str) -> None:
-    app.state.events = EventStore(events_dsn)
+def install(app: FastAPI, store: EventStore) -> None:
+    app.state.events = store
     app.include_router(router)
 
 

@@ -8,6 +8,7 @@ so every other operation names its case by shop and case id (:class:`CaseRef`).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from casefeed.store import EventStore
 from domain import errors
 from domain.commands import BadPayload, CaseCommand, Command, parse_command
 from domain.models import CaseRequest, CaseView, Principal
@@ -55,12 +57,16 @@ RPC_TIMEOUT = timedelta(seconds=15)
 
 
 class CaseService:
-    def __init__(self, client: Client, task_queue: str, policy: Policy, events: bool = True) -> None:
+    def __init__(self, client: Client, task_queue: str, policy: Policy, events: bool = True,
+                 views: EventStore | None = None) -> None:
         self.client = client
         self.task_queue = task_queue
         self.policy = policy
         #: Whether the cases this service opens make outbound events (``AFTERSALES_EVENTS``).
         self.events = events
+        #: Where cases' views are read (the event store's ``case_views``, written by the workers);
+        #: None: every read is a workflow query.
+        self.views = views
 
     async def open_case(self, request: CaseRequest, opened_by: Principal) -> OpenCaseResult:
         ledger_id = order_ledger_id(request.order.shop_id, request.order.order_id)
@@ -81,6 +87,15 @@ class CaseService:
             raise _refusal(err) from None
 
     async def view(self, case: CaseRef) -> CaseView:
+        """The case as of its newest recording, from the event store: no workflow query, so a read
+        never races a workflow task (a query answered while a restarted worker or server hands
+        out a timer and signals of the same task has left histories that no longer replay:
+        docs/reliability.md), and reads answer while no worker runs. A case with no stored view
+        yet (opened a moment ago, or started before views were recorded) is queried."""
+        if self.views is not None:
+            body = await asyncio.to_thread(self.views.case_view, case.workflow_id)
+            if body is not None:
+                return CaseView.model_validate_json(body)
         try:
             return await self.client.get_workflow_handle(case.workflow_id).query(CaseWorkflow.view, rpc_timeout=RPC_TIMEOUT)
         except RPCError as err:

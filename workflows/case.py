@@ -10,7 +10,9 @@ Update:
 Signal:
     parcel_event(ParcelEvent): a courier scan of the return parcel or the outbound item.
 Query:
-    view() -> CaseView
+    view() -> CaseView: for operators and for cases started before views were recorded; the API
+    reads the view record_events stored (a query that races a workflow task after a restart can
+    leave a history that no longer replays: docs/reliability.md).
 Timers (one at a time: the earliest alarm of ``domain.lifecycle.alarms``)
     the current deadline (its outcome fires exactly once), the reminders before it, the
     ``dispute_risk`` flag, the courier polling fallback while a return is in transit, and the
@@ -18,8 +20,9 @@ Timers (one at a time: the earliest alarm of ``domain.lifecycle.alarms``)
 Activities:
     pay_refund (idempotency key made by the decider), send_notification (fire and forget, drained
     before the workflow returns), lookup_parcel, record_events (a local activity: the outbound
-    events of each workflow task that changed the case, in one call, in order; none when the
-    case was opened with events off, ``CaseStart.events``), claim_parcel (when the case learns
+    events of each workflow task that changed the case, in one call, in order, with the case's
+    view, which the API reads instead of querying; views only when the case was opened with
+    events off, ``CaseStart.events``), claim_parcel (when the case learns
     a tracking number: the parcel's workflow forwards the scans that came before, ``workflows.parcel``).
 """
 
@@ -75,6 +78,9 @@ NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interv
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 #: Recording events retries until the store answers (it only ever fails while the store is down).
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+#: Cases started from this change on record their view with every change (``case_views``);
+#: cases started before it replay without (STYLE.md: a changed command sequence goes behind a patch).
+VIEWS_PATCH = "case-views"
 CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -98,6 +104,10 @@ class CaseWorkflow:
         # Outbound events not yet handed to record_events, and how many the case has made; none
         # at all when the case was opened with events off (CaseStart.events).
         self._events_on = start.events
+        # Whether each recording carries the case's view (the API reads cases from the store,
+        # never by a workflow query); set in run(), behind VIEWS_PATCH. What was last recorded.
+        self._views = False
+        self._recorded_mark = (-1, -1)
         self._outbox: list[CaseEvent] = []
         self._event_sequence = 0
         self._closing = False
@@ -105,10 +115,11 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
         info = workflow.info()
+        self._views = workflow.patched(VIEWS_PATCH)
         self._published = sa.as_published(info.typed_search_attributes, present=info.search_attributes.keys())
         self._carry_out(self._opening)
         self._emit(None)
-        recorder = asyncio.ensure_future(self._record_events()) if self._events_on else None
+        recorder = asyncio.ensure_future(self._record_events()) if self._events_on or self._views else None
         self._publish()
         while not (self.case.state.terminal and self.case.followup_sent):
             if self._payout is not None:
@@ -228,24 +239,36 @@ class CaseWorkflow:
                                           sequence=self._event_sequence, occurred_at=workflow.now(), data=data))
 
     async def _record_events(self) -> None:
-        """Hand the outbox to record_events whenever it has events: all events of a workflow task
-        go in one call (the condition is checked after every handler of the task has run), and
-        the next call waits for this one, so the store gets them in order. Never blocks the case."""
+        """Hand the outbox and the case's view to record_events whenever the case changed: all
+        events of a workflow task go in one call (the condition is checked after every handler of
+        the task has run), and the next call waits for this one, so the store gets them in order.
+        Never blocks the case. With events on, every new version makes an event, so views add a
+        call only for the satisfaction follow-up; with events off, the view alone is recorded."""
         while True:
-            await workflow.wait_condition(lambda: bool(self._outbox) or self._closing)
-            if not self._outbox:
+            await workflow.wait_condition(lambda: bool(self._outbox) or self._closing or self._view_behind())
+            if not self._outbox and not self._view_behind():
                 return
             events, self._outbox = self._outbox, []
             lines = lifecycle.payout_lines(self.case, self._policy)
             amount = money.refund_total(lines) + money.reimbursement_total(lines)
+            view = case_view.view(self.case, self._policy) if self._views else None
+            self._recorded_mark = self._view_mark()
             batch = EventBatch(case_key=workflow.info().workflow_id, events=events,
-                               summary=summary(self.case, workflow.info().workflow_id, amount))
+                               summary=summary(self.case, workflow.info().workflow_id, amount), view=view)
             # A local activity: one marker in the history instead of an activity task's three events
             # and a workflow task of its own (the bench: 28-41 % more history per case with a
             # regular activity); the write is a few milliseconds of SQLite in the worker.
             await workflow.execute_local_activity_method(
                 EventActivities.record_events, batch, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RECORD_RETRY, summary=f"record {len(events)} event(s) up to v{self.case.version}")
+
+    def _view_behind(self) -> bool:
+        return self._views and self._view_mark() != self._recorded_mark
+
+    def _view_mark(self) -> tuple[int, int]:
+        """What tells one view from the next: the version, and the timeline's length (the
+        satisfaction follow-up is recorded without a new version: it changes no command)."""
+        return self.case.version, len(self.case.timeline)
 
     def _count(self, before: Case) -> None:
         """The operators' counters (``workflows.metrics``), read from what the step recorded."""

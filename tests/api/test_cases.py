@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from casefeed.events import CaseSummary, EventBatch
+from casefeed.store import EventStore
+from domain.models import CaseView
 from tests.api.conftest import case_body, uid
+from workflows.ids import case_workflow_id
 
 
 async def test_open_then_retry_then_conflict(api):
@@ -137,3 +143,42 @@ async def test_a_case_you_may_not_see_is_indistinguishable_from_none(api):
     # An id that cannot exist is a 404 too, not a 422.
     response = await api.http.get("/v1/cases/" + "x" * 65, headers=api.auth("operator"))
     assert response.status_code == 404
+
+
+async def test_a_case_is_read_from_the_event_store_never_by_querying_its_workflow(api):
+    """``GET /v1/cases/{id}`` answers the view the worker recorded with the case's last change
+    (``case_views``), not a workflow query: a query answered while a restarted worker or server
+    hands out a workflow task has left histories that no longer replay (docs/reliability.md)."""
+    case_id = uid()
+    opened = await api.opened(case_id)
+    approved = await api.ok(case_id, "approve", "staff")
+    assert approved["version"] == opened["version"] + 1
+    # The worker recorded the view in the same workflow task as the command, before answering it.
+    read = await api.view(case_id)
+    assert {k: v for k, v in read.items() if k != "next_actions"} == {
+        k: v for k, v in approved.items() if k != "next_actions"}  # next_actions are each caller's own
+
+    # A case that exists only in the store (no workflow at all) reads as stored: proof that
+    # nothing asked Temporal.
+    store = EventStore(api.settings.events_dsn)
+    ghost = uid("ghost")
+    stored = CaseView.model_validate(approved).model_copy(update={"case_id": ghost, "version": 41})
+    try:
+        store.record(EventBatch(case_key=case_workflow_id("shop-1", ghost), events=[],
+                                summary=summary_of(stored), view=stored), datetime.now(UTC), timedelta(days=1))
+    finally:
+        store.close()
+    read = await api.view(ghost)
+    assert read["case_id"] == ghost and read["version"] == 41
+    # And one with nothing stored is asked of Temporal, which knows no such case: 404.
+    missing = await api.http.get(f"/v1/cases/shop-1:{uid('none')}", headers=api.auth("operator"))
+    assert missing.status_code == 404, missing.text
+
+
+def summary_of(view: CaseView) -> CaseSummary:
+    return CaseSummary(case_key=case_workflow_id(view.shop_id, view.case_id), case_id=view.case_id,
+                       shop_id=view.shop_id, buyer_id=view.buyer_id, order_id=view.order_id, type=view.type,
+                       reason=view.reason, state=view.state, waiting_on=view.waiting_on, deadline=view.deadline,
+                       deadline_kind=None, dispute_risk=view.dispute_risk, close_reason=view.close_reason,
+                       currency=view.refund.currency, refund_amount=view.refund.amount, version=view.version,
+                       updated_at=view.updated_at)
