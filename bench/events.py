@@ -4,8 +4,9 @@ server CPU per case and 15 % less throughput with events on).
 One stack, one platform-wide subscription for every event type, pointing at the sandbox's event
 receiver (which checks every signature), so the worker's dispatcher really delivers. Both sides
 are the same happy-path ``return_refund`` cases driven the same way; the only difference is the
-case's start input (``CaseStart.events``, what ``AFTERSALES_EVENTS`` sets): off, a case never
-calls ``record_events``; on, it records every change and each event is delivered.
+case's start input (``CaseStart.events``, what ``AFTERSALES_EVENTS`` sets): off, a case's
+``record_events`` calls carry its view only (what the API reads: every case records it); on, they
+carry the change's events too, and each event is delivered.
 
 Rounds run in pairs, interleaved in ABBA order (off, on, on, off, off, on, ...), on the same
 stack, so load from the rest of a shared machine and a growing database weigh on both sides

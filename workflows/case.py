@@ -78,9 +78,6 @@ NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interv
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 #: Recording events retries until the store answers (it only ever fails while the store is down).
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-#: Cases started from this change on record their view with every change (``case_views``);
-#: cases started before it replay without (STYLE.md: a changed command sequence goes behind a patch).
-VIEWS_PATCH = "case-views"
 CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -105,8 +102,8 @@ class CaseWorkflow:
         # at all when the case was opened with events off (CaseStart.events).
         self._events_on = start.events
         # Whether each recording carries the case's view (the API reads cases from the store,
-        # never by a workflow query); set in run(), behind VIEWS_PATCH. What was last recorded.
-        self._views = False
+        # never by a workflow query; CaseStart.views), and what was last recorded.
+        self._views = start.views
         self._recorded_mark = (-1, -1)
         self._outbox: list[CaseEvent] = []
         self._event_sequence = 0
@@ -115,7 +112,6 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
         info = workflow.info()
-        self._views = workflow.patched(VIEWS_PATCH)
         self._published = sa.as_published(info.typed_search_attributes, present=info.search_attributes.keys())
         self._carry_out(self._opening)
         self._emit(None)

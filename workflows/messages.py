@@ -37,6 +37,12 @@ class CaseStart(Strict):
     #: Outbound events on (AFTERSALES_EVENTS of whoever opened the case); a case started before the
     #: switch existed has none in its input and makes events, as it did.
     events: bool = True
+    #: Each recording carries the case's view (``case_views``: what the API reads). Set by the
+    #: ledger for every case it starts from this change on; a case started before has none in its
+    #: input and records as it did, so running cases replay unchanged. A flag in the input rather
+    #: than ``workflow.patched()``: a patch also upserts ``TemporalChangeVersion`` on every case,
+    #: one more visibility write per case.
+    views: bool = False
 
 
 class CaseSettlement(Strict):

@@ -198,6 +198,7 @@ class OrderLedgerWorkflow:
                     opened_by=data.opened_by,
                     opened_at=now,
                     ledger_workflow_id=workflow.info().workflow_id,
+                    views=True,
                     events=data.events,
                 ),
                 id=case_workflow_id(request.order.shop_id, request.case_id),

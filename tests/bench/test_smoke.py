@@ -66,7 +66,8 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     events = figures["events"]  # off and on, interleaved; every event of the "on" cases delivered
     assert [r["side"] for r in events["rounds"]] == ["off", "on"]
     assert events["delivered"] > 0 and events["undelivered"] == 0
-    assert events["shapes"]["off"]["markers"] == 0 < events["shapes"]["on"]["markers"]
+    # Both sides record (views; events too when on): tests/casefeed/test_events_switch.py counts them exactly.
+    assert events["shapes"]["off"]["markers"] > 0 and events["shapes"]["on"]["markers"] > 0
     assert "ratio ours/baseline" in run.stdout and "p99 ours/baseline" in run.stdout
 
     queue = figures["queue"]  # the workbench's queue page, rendered 50 times per page
