@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from casefeed.events import CaseEvent, EventBatch
+from domain.models import CaseView
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -179,6 +180,13 @@ def open_database(dsn: str) -> sqlite3.Connection:
     return db
 
 
+def _put_view(db: sqlite3.Connection, case_key: str, view: CaseView) -> None:
+    db.execute(
+        "INSERT INTO case_views (case_key, version, body) VALUES (?, ?, ?) ON CONFLICT (case_key)"
+        " DO UPDATE SET version = excluded.version, body = excluded.body WHERE excluded.version >= case_views.version",
+        (case_key, view.version, view.model_dump_json()))
+
+
 class EventStore:
     """Synchronous; async callers run it in a thread (``asyncio.to_thread``). One connection,
     serialized by a lock; other processes share the file through SQLite's locking."""
@@ -250,15 +258,17 @@ class EventStore:
                      ts(s.deadline) if s.deadline else None, s.deadline_kind, int(s.dispute_risk), s.close_reason,
                      s.currency, s.refund_amount, s.version, ts(s.updated_at), last_seq or 0))
             if batch.view is not None:
-                db.execute(
-                    "INSERT INTO case_views (case_key, version, body) VALUES (?, ?, ?) ON CONFLICT (case_key)"
-                    " DO UPDATE SET version = excluded.version, body = excluded.body"
-                    " WHERE excluded.version >= case_views.version",
-                    (batch.case_key, batch.view.version, batch.view.model_dump_json()))
+                _put_view(db, batch.case_key, batch.view)
         return recorded
 
     # ----------------------------------------------------------------------------------------
     # Reading: the feed and the read model
+
+    def record_view(self, case_key: str, view: CaseView) -> None:
+        """Store a case's view that a command answered with (the command's workflow task records
+        none: ``workflows.case``); an older one than the stored one changes nothing."""
+        with self._tx() as db:
+            _put_view(db, case_key, view)
 
     def case_view(self, case_key: str) -> str | None:
         """The case's view (``CaseView`` JSON) as of its newest recording, or None if none yet."""

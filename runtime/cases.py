@@ -9,6 +9,8 @@ so every other operation names its case by shop and case id (:class:`CaseRef`).
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +53,8 @@ def _refusal(err: WorkflowUpdateFailedError) -> CaseRefused:
         return CaseRefused(cause.type or "Refused", cause.message, details if isinstance(details, dict) else {})
     return CaseRefused("Refused", str(err))
 
+
+log = logging.getLogger(__name__)
 
 #: How long a read or a command may wait for the engine (no worker polling, a stuck server).
 RPC_TIMEOUT = timedelta(seconds=15)
@@ -124,7 +128,7 @@ class CaseService:
             command = command.model_copy(update={"expected_version": expected_version})
         handle = self.client.get_workflow_handle(case.workflow_id)
         try:
-            return await handle.execute_update(CaseWorkflow.command, CaseCommand(actor=actor, command=command),
+            view = await handle.execute_update(CaseWorkflow.command, CaseCommand(actor=actor, command=command),
                                                rpc_timeout=RPC_TIMEOUT)
         except WorkflowUpdateFailedError as err:
             raise _refusal(err) from None
@@ -132,6 +136,14 @@ class CaseService:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise CaseNotFound(str(case)) from None
             raise
+        if self.views is not None:
+            # The command's workflow task records no view (it might never have been committed);
+            # this answer comes only once it was, so the case reads as changed from now on.
+            try:
+                await asyncio.to_thread(self.views.record_view, case.workflow_id, view)
+            except sqlite3.Error as err:  # the command stands; the view catches up at the case's next change
+                log.warning("case %s: could not store its view after %s: %s", case, action, err)
+        return view
 
     async def parcel_event(self, case: CaseRef, event: ParcelEvent) -> None:
         await self.client.get_workflow_handle(case.workflow_id).signal(CaseWorkflow.parcel_event, event)

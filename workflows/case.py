@@ -105,6 +105,9 @@ class CaseWorkflow:
         # never by a workflow query; CaseStart.views), and what was last recorded.
         self._views = start.views
         self._recorded_mark = (-1, -1)
+        # The workflow task (by its history length) that ran the latest command (an update):
+        # its view is not recorded there (see _record_events).
+        self._update_task = -1
         self._outbox: list[CaseEvent] = []
         self._event_sequence = 0
         self._closing = False
@@ -239,15 +242,28 @@ class CaseWorkflow:
         events of a workflow task go in one call (the condition is checked after every handler of
         the task has run), and the next call waits for this one, so the store gets them in order.
         Never blocks the case. With events on, every new version makes an event, so views add a
-        call only for the satisfaction follow-up; with events off, the view alone is recorded."""
+        call only for the satisfaction follow-up; with events off, the view alone is recorded,
+        except in a command's task."""
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox) or self._closing or self._view_behind())
+            # A task that accepted an update may never be committed (the worker or the server
+            # dies before it completes), and an update, unlike a timer, a signal or an activity
+            # result, is then lost unless its client retries. A view recorded from it would show
+            # a change that never happened, and a client reading the case to learn whether its
+            # command applied would not retry it. So that task's view is stored by whoever got
+            # the update's answer (CaseService.command), which comes only once the task is
+            # committed; every other task's view is recorded here.
+            in_update_task = workflow.info().get_current_history_length() == self._update_task
+            if in_update_task:
+                self._recorded_mark = self._view_mark()
             if not self._outbox and not self._view_behind():
-                return
+                if self._closing:
+                    return
+                continue  # a command's task with events off: nothing to record
             events, self._outbox = self._outbox, []
             lines = lifecycle.payout_lines(self.case, self._policy)
             amount = money.refund_total(lines) + money.reimbursement_total(lines)
-            view = case_view.view(self.case, self._policy) if self._views else None
+            view = case_view.view(self.case, self._policy) if self._views and not in_update_task else None
             self._recorded_mark = self._view_mark()
             batch = EventBatch(case_key=workflow.info().workflow_id, events=events,
                                summary=summary(self.case, workflow.info().workflow_id, amount), view=view)
@@ -367,6 +383,7 @@ class CaseWorkflow:
 
     @workflow.update
     async def command(self, command: CaseCommand) -> CaseView:
+        self._update_task = workflow.info().get_current_history_length()
         self._step(command)
         return self.view()
 
