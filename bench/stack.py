@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from casefeed.store import EventStore
 from cli.dev import DevStack, free_ports
 from domain.policy import Policy, load_policy
 from runtime.cases import CaseService
@@ -52,9 +53,12 @@ class Bench:
     options: StackOptions
 
     async def service(self, policy: Policy | None = None, events: bool = True) -> CaseService:
-        """Opens cases with outbound events on or off (``bench.events`` compares the two)."""
+        """Opens cases with outbound events on or off (``bench.events`` compares the two), and
+        stores what each command changed in the stack's event store, as the API does (the
+        command's own workflow task records nothing: ``workflows.case``)."""
         client = await connect(self.stack.temporal_address)
-        return CaseService(client, Settings().task_queue, policy or load_policy(self.options.policy), events=events)
+        return CaseService(client, Settings().task_queue, policy or load_policy(self.options.policy), events=events,
+                           views=EventStore(self.stack.env()["AFTERSALES_EVENTS_DSN"]))
 
     def sandbox(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.stack.sandbox_url, timeout=60)

@@ -19,6 +19,7 @@ placeholders aside), so a PostgreSQL store can follow behind the same class.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -30,6 +31,8 @@ from typing import Any
 
 from casefeed.events import CaseEvent, EventBatch
 from domain.models import CaseView
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -180,6 +183,21 @@ def open_database(dsn: str) -> sqlite3.Connection:
     return db
 
 
+def _replace_uncommitted(db: sqlite3.Connection, case_key: str, event: CaseEvent, now: datetime) -> None:
+    row = db.execute("SELECT seq, id FROM events WHERE case_key = ? AND case_sequence = ?",
+                     (case_key, event.sequence)).fetchone()
+    if row is None or row["id"] == event.id:
+        return
+    log.warning("case %s: event %s at sequence %d replaces %s, numbered by a workflow task that was never "
+                "committed; it is sent again", case_key, event.id, event.sequence, row["id"])
+    db.execute("UPDATE events SET id = ?, version = ?, type = ?, occurred_at = ?, body = ? WHERE seq = ?",
+               (event.id, event.version, event.type.value, ts(event.occurred_at), event.model_dump_json(),
+                row["seq"]))
+    db.execute("UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL,"
+               " last_status = NULL, last_error = NULL, delivered_at = NULL WHERE event_seq = ?",
+               (ts(now), row["seq"]))
+
+
 def _put_view(db: sqlite3.Connection, case_key: str, view: CaseView) -> None:
     db.execute(
         "INSERT INTO case_views (case_key, version, body) VALUES (?, ?, ?) ON CONFLICT (case_key)"
@@ -215,9 +233,14 @@ class EventStore:
     # ----------------------------------------------------------------------------------------
     # Recording
 
-    def record(self, batch: EventBatch, now: datetime, retry_for: timedelta) -> int:
+    def record(self, batch: EventBatch, now: datetime, retry_for: timedelta, committed: bool = False) -> int:
         """Store the batch's events, their deliveries and the case row, in one transaction.
-        Idempotent: an event already stored (same case and sequence) is skipped."""
+        Idempotent: an event already stored (same case and sequence) is skipped.
+
+        ``committed``: the batch comes from a workflow task known to be committed (a command's
+        answer). An event of another id at one of its sequences was then numbered by a task
+        that was never committed (its retry took a command first): it is replaced, and sent
+        again. A recording from inside a task (``record_events``) never replaces anything."""
         recorded = 0
         s = batch.summary
         with self._tx() as db:
@@ -229,6 +252,8 @@ class EventStore:
                     (event.id, batch.case_key, event.sequence, event.case_id, event.shop_id, event.version,
                      event.type.value, ts(event.occurred_at), event.model_dump_json()))
                 if cursor.rowcount != 1:
+                    if committed:
+                        _replace_uncommitted(db, batch.case_key, event, now)
                     continue
                 recorded += 1
                 last_seq = cursor.lastrowid
@@ -263,12 +288,6 @@ class EventStore:
 
     # ----------------------------------------------------------------------------------------
     # Reading: the feed and the read model
-
-    def record_view(self, case_key: str, view: CaseView) -> None:
-        """Store a case's view that a command answered with (the command's workflow task records
-        none: ``workflows.case``); an older one than the stored one changes nothing."""
-        with self._tx() as db:
-            _put_view(db, case_key, view)
 
     def case_view(self, case_key: str) -> str | None:
         """The case's view (``CaseView`` JSON) as of its newest recording, or None if none yet."""

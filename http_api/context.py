@@ -30,7 +30,7 @@ class ApiState:
     def connected(self, client: Client) -> None:
         self.client = client
         self.service = CaseService(client, self.settings.task_queue, self.settings.policy, events=self.settings.events,
-                                   views=self.views)
+                                   views=self.views, event_retry_for=self.settings.event_retry_for)
 
 
 def api_state(request: Request) -> ApiState:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -62,15 +62,17 @@ RPC_TIMEOUT = timedelta(seconds=15)
 
 class CaseService:
     def __init__(self, client: Client, task_queue: str, policy: Policy, events: bool = True,
-                 views: EventStore | None = None) -> None:
+                 views: EventStore | None = None, event_retry_for: timedelta = timedelta(days=3)) -> None:
         self.client = client
         self.task_queue = task_queue
         self.policy = policy
         #: Whether the cases this service opens make outbound events (``AFTERSALES_EVENTS``).
         self.events = events
         #: Where cases' views are read (the event store's ``case_views``, written by the workers);
-        #: None: every read is a workflow query.
+        #: None: every read is a workflow query. Also where a command's events are stored.
         self.views = views
+        #: How long the events a command made are delivered for (``AFTERSALES_EVENT_RETRY_FOR``).
+        self.event_retry_for = event_retry_for
 
     async def open_case(self, request: CaseRequest, opened_by: Principal) -> OpenCaseResult:
         ledger_id = order_ledger_id(request.order.shop_id, request.order.order_id)
@@ -128,22 +130,24 @@ class CaseService:
             command = command.model_copy(update={"expected_version": expected_version})
         handle = self.client.get_workflow_handle(case.workflow_id)
         try:
-            view = await handle.execute_update(CaseWorkflow.command, CaseCommand(actor=actor, command=command),
-                                               rpc_timeout=RPC_TIMEOUT)
+            answer = await handle.execute_update(CaseWorkflow.command, CaseCommand(actor=actor, command=command),
+                                                 rpc_timeout=RPC_TIMEOUT)
         except WorkflowUpdateFailedError as err:
             raise _refusal(err) from None
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise CaseNotFound(str(case)) from None
             raise
-        if self.views is not None:
-            # The command's workflow task records no view (it might never have been committed);
-            # this answer comes only once it was, so the case reads as changed from now on.
+        if self.views is not None and answer.batch is not None:
+            # The command's workflow task records nothing itself (it might never have been
+            # committed); this answer comes only once it was: its events and view are stored
+            # here, so the case reads as changed and its events go out from now on.
             try:
-                await asyncio.to_thread(self.views.record_view, case.workflow_id, view)
-            except sqlite3.Error as err:  # the command stands; the view catches up at the case's next change
-                log.warning("case %s: could not store its view after %s: %s", case, action, err)
-        return view
+                await asyncio.to_thread(self.views.record, answer.batch, datetime.now(UTC), self.event_retry_for,
+                                        True)
+            except sqlite3.Error as err:  # the command stands; the case's next recording carries them
+                log.warning("case %s: could not store what %s changed: %s", case, action, err)
+        return answer.view
 
     async def parcel_event(self, case: CaseRef, event: ParcelEvent) -> None:
         await self.client.get_workflow_handle(case.workflow_id).signal(CaseWorkflow.parcel_event, event)

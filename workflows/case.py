@@ -4,7 +4,7 @@ Started by the order ledger (see ``order_ledger.py``). What the case does is dec
 ``domain.lifecycle.decide``; this workflow keeps time, validates, and carries out the effects.
 
 Update:
-    command(CaseCommand) -> CaseView: one typed command (``domain.commands``); its validator
+    command(CaseCommand) -> CommandAnswer: one typed command (``domain.commands``); its validator
     refuses a wrong state, a wrong actor, a stale ``expected_version``, a passed deadline or a
     business rule (``domain.checks``) before anything is written to history.
 Signal:
@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.money import format_amount
     from workflows import metrics
     from workflows import search_attributes as sa
-    from workflows.messages import CaseSettlement, CaseStart, ParcelEvent
+    from workflows.messages import CaseSettlement, CaseStart, CommandAnswer, ParcelEvent
 
 PAYMENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 #: A payout's first attempt, before the case is listed as refunding: one try, and at most this
@@ -106,8 +106,10 @@ class CaseWorkflow:
         self._views = start.views
         self._recorded_mark = (-1, -1)
         # The workflow task (by its history length) that ran the latest command (an update):
-        # its view is not recorded there (see _record_events).
+        # nothing is recorded there (see _record_events). Events handed to commands' answers and
+        # not recorded here since: the next recording carries them again.
         self._update_task = -1
+        self._handed: list[CaseEvent] = []
         self._outbox: list[CaseEvent] = []
         self._event_sequence = 0
         self._closing = False
@@ -241,38 +243,47 @@ class CaseWorkflow:
         """Hand the outbox and the case's view to record_events whenever the case changed: all
         events of a workflow task go in one call (the condition is checked after every handler of
         the task has run), and the next call waits for this one, so the store gets them in order.
-        Never blocks the case. With events on, every new version makes an event, so views add a
-        call only for the satisfaction follow-up; with events off, the view alone is recorded,
-        except in a command's task."""
+        Never blocks the case.
+
+        Nothing is recorded in a task that ran a command (an update), for a case that records
+        its views (``CaseStart.views``). A local activity runs before its task is committed; when
+        the worker or the server dies in between, the retried task applies timers, signals and
+        activity results again, but an update is lost unless its client retries. Recorded there,
+        the command's events and view would tell of a change that never happened, to the very
+        client that reads the case to learn whether to retry. They go out with the command's
+        answer instead (``command``), which comes only from a committed task, and its caller
+        stores them; the next recording carries them again (``_handed``), so a caller that died
+        before storing them delays them, never loses them.
+        """
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox) or self._closing or self._view_behind())
-            # A task that accepted an update may never be committed (the worker or the server
-            # dies before it completes), and an update, unlike a timer, a signal or an activity
-            # result, is then lost unless its client retries. A view recorded from it would show
-            # a change that never happened, and a client reading the case to learn whether its
-            # command applied would not retry it. So that task's view is stored by whoever got
-            # the update's answer (CaseService.command), which comes only once the task is
-            # committed; every other task's view is recorded here.
-            in_update_task = workflow.info().get_current_history_length() == self._update_task
-            if in_update_task:
-                self._recorded_mark = self._view_mark()
-            if not self._outbox and not self._view_behind():
+            if self._views and self._in_update_task():
                 if self._closing:
-                    return
-                continue  # a command's task with events off: nothing to record
-            events, self._outbox = self._outbox, []
-            lines = lifecycle.payout_lines(self.case, self._policy)
-            amount = money.refund_total(lines) + money.reimbursement_total(lines)
-            view = case_view.view(self.case, self._policy) if self._views and not in_update_task else None
+                    await workflow.sleep(timedelta(milliseconds=1))  # a task of its own to record in
+                else:
+                    await workflow.wait_condition(lambda: self._closing or not self._in_update_task())
+                continue
+            if not self._outbox and not self._view_behind() and not (self._closing and self._handed):
+                return
+            events, self._outbox, self._handed = [*self._handed, *self._outbox], [], []
+            view = case_view.view(self.case, self._policy) if self._views else None
             self._recorded_mark = self._view_mark()
-            batch = EventBatch(case_key=workflow.info().workflow_id, events=events,
-                               summary=summary(self.case, workflow.info().workflow_id, amount), view=view)
+            batch = self._batch(events, view)
             # A local activity: one marker in the history instead of an activity task's three events
             # and a workflow task of its own (the bench: 28-41 % more history per case with a
             # regular activity); the write is a few milliseconds of SQLite in the worker.
             await workflow.execute_local_activity_method(
                 EventActivities.record_events, batch, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RECORD_RETRY, summary=f"record {len(events)} event(s) up to v{self.case.version}")
+
+    def _batch(self, events: list[CaseEvent], view: CaseView | None) -> EventBatch:
+        lines = lifecycle.payout_lines(self.case, self._policy)
+        amount = money.refund_total(lines) + money.reimbursement_total(lines)
+        key = workflow.info().workflow_id
+        return EventBatch(case_key=key, events=events, summary=summary(self.case, key, amount), view=view)
+
+    def _in_update_task(self) -> bool:
+        return workflow.info().get_current_history_length() == self._update_task
 
     def _view_behind(self) -> bool:
         return self._views and self._view_mark() != self._recorded_mark
@@ -382,10 +393,18 @@ class CaseWorkflow:
     # Commands, parcel events, and what operators and users see
 
     @workflow.update
-    async def command(self, command: CaseCommand) -> CaseView:
+    async def command(self, command: CaseCommand) -> CommandAnswer:
         self._update_task = workflow.info().get_current_history_length()
         self._step(command)
-        return self.view()
+        view = self.view()
+        if not self._views:  # a case started before: its recorder records this task as it did
+            return CommandAnswer(view=view)
+        # This task's changes go out with the answer (see _record_events), and again with the
+        # next recording.
+        events, self._outbox = self._outbox, []
+        self._handed.extend(events)
+        self._recorded_mark = self._view_mark()
+        return CommandAnswer(view=view, batch=self._batch(events, view))
 
     @command.validator
     def _validate_command(self, command: CaseCommand) -> None:

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from domain.models import CaseRequest, ClaimGrant, Order, ParcelStatus, Principal, Strict
+from casefeed.events import EventBatch
+from domain.models import CaseRequest, CaseView, ClaimGrant, Order, ParcelStatus, Principal, Strict
 from domain.policy import Policy
 
 
@@ -17,6 +18,16 @@ class OpenCaseInput(Strict):
     policy: Policy
     opened_by: Principal
     events: bool = Field(default=True, description="the case makes outbound events (AFTERSALES_EVENTS)")
+
+
+class CommandAnswer(Strict):
+    """What the case's ``command`` update answers: the case after the command and, for a case
+    that records its views (``CaseStart.views``), what the command's workflow task changed (its
+    events and view), for the caller to store: that task records nothing itself (see
+    ``CaseWorkflow._record_events``)."""
+
+    view: CaseView
+    batch: EventBatch | None = None
 
 
 class OpenCaseResult(Strict):

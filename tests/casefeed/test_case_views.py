@@ -1,10 +1,11 @@
-"""What the API reads for a case (``case_views``, ``CaseService.view``): each workflow task that
-changed the case records its view, except a task that ran a command. That task may never be
-committed (the worker or the server dies before it completes) and its update is then lost unless
-the client retries, so a view recorded from it could show a change that never happened, to the
-very client that reads the case to learn whether to retry. The command's view is stored by whoever
-got its answer (the answer comes only from a committed task): here a service with a store, and no
-one for the engine's service, which has none, so the store shows what the workflow recorded alone.
+"""What a case records in the event store (its events, and its view, which the API reads):
+each workflow task that changed the case records them, except a task that ran a command. That
+task may never be committed (the worker or the server dies before it completes) and its update is
+then lost unless the client retries, so what it recorded could tell of a change that never
+happened, to the very client that reads the case to learn whether to retry. The command's events
+and view go out with its answer (which comes only from a committed task) and are stored by
+whoever got it: here a service with a store, and no one for the engine's service, which has none,
+so the store shows what the workflow recorded alone; the next recording carries them too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ def stored(store: EventStore, case_id: str) -> CaseView | None:
     return CaseView.model_validate_json(body) if body else None
 
 
-async def test_a_commands_task_records_no_view_the_next_task_and_the_commands_answerer_do(engine):
+def events(store: EventStore, case_id: str) -> list[tuple[int, int]]:
+    """(sequence, version) of the case's stored events, in the store's order."""
+    return [(e.sequence, e.version) for _, e in store.events_after(0, 1000, case_id=case_id)]
+
+
+async def test_a_commands_task_records_nothing_the_next_task_and_the_commands_answerer_do(engine):
     store = EventStore(os.environ["AFTERSALES_EVENTS_DSN"])
     try:
         case_id = f"cv-{uuid.uuid4().hex[:8]}"
@@ -44,6 +50,8 @@ async def test_a_commands_task_records_no_view_the_next_task_and_the_commands_an
                                                 "shipping_cost": 900})
         assert approved.version == first.version + 1 and shipped.version == approved.version + 1
         assert stored(store, case_id) == first
+        before = events(store, case_id)
+        assert before and max(v for _, v in before) == first.version  # nor their events
 
         # A courier scan is a signal: its task records the view, with both commands in it.
         await engine.service.parcel_event(case_id, ParcelEvent(carrier="sf", tracking_number=f"SF{case_id}",
@@ -51,11 +59,15 @@ async def test_a_commands_task_records_no_view_the_next_task_and_the_commands_an
         await engine.env.sleep(timedelta(seconds=1))
         scanned = stored(store, case_id)
         assert scanned is not None and scanned.state == "awaiting_inspection" and scanned.version > shipped.version
+        after = events(store, case_id)  # the commands' events came with it, in order, no gap
+        assert [q for q, _ in after] == list(range(1, len(after) + 1))
+        assert {v for _, v in after} >= {approved.version, shipped.version, scanned.version}
 
         # A service with the store stores the view its command answered with.
         answering = FactoryShopCases(engine.client, engine.task_queue, engine.service.policy, views=store)
-        inspected = await answering.command(case_id, "add_note", STAFF, {"note": "box dented"})
-        assert stored(store, case_id) == inspected and inspected.version == scanned.version + 1
-        assert await answering.view(case_id) == inspected
+        noted = await answering.command(case_id, "add_note", STAFF, {"note": "box dented"})
+        assert stored(store, case_id) == noted and noted.version == scanned.version + 1
+        assert await answering.view(case_id) == noted
+        assert events(store, case_id)[-1] == (len(after) + 1, noted.version)  # and its event
     finally:
         store.close()

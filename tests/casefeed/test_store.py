@@ -114,3 +114,28 @@ def test_configured_subscriptions_are_validated_and_replace_by_id(store, tmp_pat
     path.write_text(json.dumps([{**good, "types": ["case.nope"]}]))
     with pytest.raises(ValueError, match="(?s)erp.*types.*case.nope"):
         apply_config(store, str(path))
+
+
+def test_a_committed_batch_replaces_an_event_numbered_by_a_task_never_committed(store):
+    """A recording from inside a workflow task stored sequence 2 (a reminder); that task was never
+    committed, and its retry ran a command first, which took sequence 2. The command's answer
+    (committed) replaces the stale event and sends it again; a recording from inside a task never
+    replaces anything."""
+    subscribe(store)
+    store.record(batch("a", [1, 2]), T0, timedelta(days=3))
+    (reminder,) = [d for d in store.deliveries(every_shop=True) if d.case_sequence == 2]
+    store.delivered(reminder.id, 204, T0)
+    assert store.delivery(reminder.id).state == "delivered"
+    command = batch("a", [2])
+    command = command.model_copy(update={"events": [command.events[0].model_copy(update={"id": "evt-command"})]})
+
+    assert store.record(command, T0, timedelta(days=3)) == 0  # from inside a task: kept as it was
+    assert [e.id for _, e in store.events_after(0, 100)] == ["evt-a-1", "evt-a-2"]
+
+    store.record(command, T0 + timedelta(seconds=1), timedelta(days=3), committed=True)
+    assert [e.id for _, e in store.events_after(0, 100)] == ["evt-a-1", "evt-command"]
+    (again,) = [d for d in store.deliveries(every_shop=True) if d.case_sequence == 2]
+    assert (again.event_id, again.state, again.attempts) == ("evt-command", "pending", 0)
+    # The same committed batch again changes nothing.
+    store.record(command, T0 + timedelta(seconds=2), timedelta(days=3), committed=True)
+    assert [e.id for _, e in store.events_after(0, 100)] == ["evt-a-1", "evt-command"]
