@@ -41,6 +41,21 @@ Controls, the same steps with one thing changed:
                                  worker stays up with the run cached), the query sent during the
                                  outage and retried: replays.
 ``server-long+query``            the same with 4-8 s down: replays.
+``server+stalled-worker+query``  the worker (which has the run cached) is also stopped (SIGSTOP)
+                                 from the server kill until 12 s after the restart, as a worker
+                                 too busy to poll; the query handler holds 2 s: the query finds no
+                                 sticky poller, the server drops the sticky queue, and the timer's
+                                 task goes to the normal queue, where the worker takes it before
+                                 the query: replays.
+``server+stalled-worker+query+timer-in-outage``  the same, the timer firing while the server is
+                                 down and the worker stopped 3 s: the cached run, too, sometimes
+                                 runs the timer's wake-up in the query's activation, but its
+                                 workflow task starts at once (before the signals): replays.
+
+The summary counts, per arm, the runs whose replay fails and the runs in which the query's
+answer shows the timer's wake-up run on a history that ends before the workflow task following
+the fired timer started (the SDK's part of the bug; a failing replay needs, in addition, signals
+between that answer and the start of that workflow task).
 
 Each run prints its timeline, what the query answered (``woke`` is whether the timer's wake-up
 had run; ``history`` is the history length that the query's activation saw) and what the worker
@@ -196,7 +211,7 @@ class WorkerProc:
 
     def kill(self) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            self.proc.send_signal(signal.SIGKILL)  # also when stopped
             self.proc.wait()
         self._out.close()
 
@@ -224,6 +239,11 @@ class Arm:
     down: tuple[float, float] = (0.5, 1.0)
     #: send the signals as soon as the timer fired (with a query: before it is answered)
     signals_early: bool = False
+    #: server arms: the worker is stopped (SIGSTOP) from the server kill until this long after the
+    #: restart (0: not stopped), as a worker too busy to poll
+    stall: float = 0.0
+    #: when the timer fires, seconds after the fault (drawn uniformly)
+    fire: tuple[float, float] = (1.0, 4.0)
 
 
 ARMS = {
@@ -235,6 +255,9 @@ ARMS = {
         Arm("none+query", "none", True, hold=2.0),
         Arm("server+query", "server", True),
         Arm("server-long+query", "server", True, down=(4.0, 8.0)),
+        Arm("server+stalled-worker+query", "server", True, hold=2.0, stall=12.0),
+        Arm("server+stalled-worker+query+timer-in-outage", "server", True, hold=2.0, down=(3.0, 4.0), fire=(1.0, 2.0),
+            stall=3.0),
     )
 }
 
@@ -255,6 +278,19 @@ class Outcome:
     timeline: list[str] = field(default_factory=list)
     worker_said: list[str] = field(default_factory=list)
     history: WorkflowHistory | None = None
+    #: the query's answer shows the timer's wake-up run on a history that ends before the
+    #: workflow task that follows the fired timer started
+    early_wakeup: bool = False
+
+
+def _early_wakeup(outcome: Outcome) -> bool:
+    if outcome.history is None or outcome.query_answer is None or "woke=True" not in outcome.query_answer:
+        return False
+    seen = int(outcome.query_answer.rsplit("history=", 1)[1])
+    fired = next(e.event_id for e in outcome.history.events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED)
+    started = next(e.event_id for e in outcome.history.events
+                   if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED and e.event_id > fired)
+    return seen < started
 
 
 async def _has_event(handle: WorkflowHandle[RaceWorkflow, str], kind: EventType.ValueType) -> bool:
@@ -284,7 +320,7 @@ async def trial(server: Server, arm: Arm, run: int, rng: random.Random, workdir:
     def note(text: str) -> None:
         outcome.timeline.append(f"{time.monotonic() - began:6.2f}s {text}")
 
-    fire_at = rng.uniform(1.0, 4.0)  # the timer fires this long after the fault
+    fire_at = rng.uniform(*arm.fire)  # the timer fires this long after the fault
     client = await server.connect()
     workers = [WorkerProc(server.address, queue, workdir / f"{queue}.1.log", mark, arm.hold)]
     answered = asyncio.Event()
@@ -323,6 +359,9 @@ async def trial(server: Server, arm: Arm, run: int, rng: random.Random, workdir:
         elif arm.fault == "server":
             server.kill()
             note(f"dev server SIGKILLed (the timer fires at about {fire_at:.2f}s)")
+            if arm.stall:
+                workers[0].proc.send_signal(signal.SIGSTOP)
+                note("worker stopped (SIGSTOP)")
             if arm.query:
                 await asyncio.sleep(rng.uniform(0.0, 0.5))
                 query_task = asyncio.create_task(query())
@@ -331,6 +370,10 @@ async def trial(server: Server, arm: Arm, run: int, rng: random.Random, workdir:
             client = await server.connect()
             handle = client.get_workflow_handle(f"wf-{queue}", result_type=str)
             note("dev server restarted")
+            if arm.stall:
+                await asyncio.sleep(arm.stall)
+                workers[0].proc.send_signal(signal.SIGCONT)
+                note("worker continued (SIGCONT)")
         else:
             note(f"no fault (the timer fires at about {fire_at:.2f}s)")
             if arm.query:
@@ -365,6 +408,7 @@ async def trial(server: Server, arm: Arm, run: int, rng: random.Random, workdir:
             worker.kill()
         outcome.worker_said = [f"{name}: {line}" for name, worker in zip(("first", "restarted"), workers, strict=False)
                                for line in worker.said()]
+    outcome.early_wakeup = _early_wakeup(outcome)
     result = await Replayer(workflows=[RaceWorkflow], workflow_runner=UnsandboxedWorkflowRunner()).replay_workflow(
         outcome.history, raise_on_replay_failure=False)
     if result.replay_failure is None:
@@ -413,7 +457,8 @@ async def main(argv: list[str] | None = None) -> int:
                 for arm in arms:
                     outcome = await trial(server, arm, run, rng, Path(tmp))
                     results[arm.name].append(outcome)
-                    print(f"run {run} {arm.name}: {outcome.verdict} {outcome.detail}", flush=True)
+                    early = " (the query ran the timer's wake-up early)" if outcome.early_wakeup else ""
+                    print(f"run {run} {arm.name}: {outcome.verdict}{early} {outcome.detail}", flush=True)
                     for line in outcome.timeline + outcome.worker_said:
                         print(f"    {line}")
                     if args.verbose and outcome.history is not None:
@@ -427,7 +472,9 @@ async def main(argv: list[str] | None = None) -> int:
     for name, outcomes in results.items():
         split = sum(o.verdict == "split" for o in outcomes)
         broken = sum(o.verdict == "broken" for o in outcomes)
-        print(f"{name:28} replay fails {split}/{len(outcomes)}" + (f"  (timeline broken: {broken})" if broken else ""))
+        ahead = sum(o.early_wakeup for o in outcomes)
+        print(f"{name:28} replay fails {split}/{len(outcomes)}; the query ran the timer's wake-up before its "
+              f"workflow task started {ahead}/{len(outcomes)}" + (f"; timeline broken {broken}" if broken else ""))
     return 1 if any(o.verdict == "broken" for outcomes in results.values() for o in outcomes) else 0
 
 
