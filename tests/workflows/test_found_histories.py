@@ -31,7 +31,10 @@ Both tasks ran on the worker restarted at 16:17:50 after the harness's fourth SI
 neither case was cached yet (their last tasks ran before the kill), and in both cases a look at the case (``GET /v1/cases/...``, a workflow query, 6.4 and 6.5 s under
 that load) was being answered when the timer fired (16:17:59.4-16:18:05.9, timers at 16:18:00.7
 and 16:18:03.1): the suspect is that answering a query on an uncached run applied the fired
-timer ahead of its workflow task. Not reproduced deterministically yet (see the report on #20).
+timer ahead of its workflow task. Reproduced since with a workflow of its own by
+``python -m faults.query_race`` (``tests/faults/test_query_race.py``): a query that reaches a
+restarted worker with a history ending in a fired timer's unstarted workflow task runs the timer's
+wake-up in the query's activation. The API no longer queries cases (docs/reliability.md).
 
 The mark is strict: when these replay (a fix in the SDK, or in how we query), drop it.
 """
