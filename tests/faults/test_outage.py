@@ -54,11 +54,15 @@ async def _outage(stack: DevStack) -> None:
         assert temporal.process is not None
         await asyncio.to_thread(temporal.process.wait)
 
+        # A read, an open and a command, twice: each waits out the API's Temporal client's retry
+        # window (about 8 s) before its 503, so the three of a round are sent together.
         answers: list[httpx.Response] = []
         for _ in range(2):
-            answers.append(await api.get(f"/v1/cases/{script.ref}", headers=auth("oncall")))
-            answers.append(await api.post("/v1/cases", json=second.request, headers=auth("shop-backend")))
-            answers.append(await api.post(f"/v1/cases/{script.ref}/approve", json={}, headers=auth("alice")))
+            answers += await asyncio.gather(
+                api.get(f"/v1/cases/{script.ref}", headers=auth("oncall")),
+                api.post("/v1/cases", json=second.request, headers=auth("shop-backend")),
+                api.post(f"/v1/cases/{script.ref}/approve", json={}, headers=auth("alice")),
+            )
         assert [a.status_code for a in answers] == [503] * len(answers), [(a.status_code, a.text) for a in answers]
         for a in answers:
             assert a.headers["Retry-After"].isdigit(), a.headers
