@@ -21,4 +21,6 @@ if { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenqu
 fi
 .venv/bin/ruff check .
 .venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench casefeed i18n notices reports workbench
-.venv/bin/python -m pytest -q "$@"
+# Two workers (pytest-xdist), whole modules each (module- and session-scoped servers are started
+# once per worker); tests/conftest.py puts the longest modules first so they start at once.
+.venv/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder "$@"

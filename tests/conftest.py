@@ -31,6 +31,31 @@ from worker import build_worker
 os.environ.setdefault("AFTERSALES_EVENTS_DSN", f"sqlite:///{tempfile.mkdtemp(prefix='aftersales-events-')}/events.db")
 
 
+#: The modules that take longest (benchmarks, the fault harness, the fuzzer, whole stacks), longest
+#: first. They run first, so that under pytest-xdist (scripts/test.sh: ``--dist loadfile``) they
+#: start at once on different workers and the short modules fill in around them, rather than one
+#: of them starting last and running alone. Without xdist the order changes nothing.
+LONGEST_FIRST = (
+    "tests/bench/test_smoke.py",
+    "tests/faults/test_harness_small.py",
+    "tests/security/test_fuzz.py",
+    "tests/e2e/test_walkthrough.py",
+    "tests/faults/test_outage.py",
+    "tests/workbench/test_browser.py",
+    "tests/sandbox/test_kill.py",
+    "tests/runtime/test_dev_server.py",
+    "tests/e2e/test_dev_stack.py",
+    "tests/workflows/test_search_attributes.py",
+    "tests/reports/test_api.py",
+    "tests/api/test_authorization.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
