@@ -57,6 +57,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
+def own_event_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a test that starts a stack of processes (``cli.dev.DevStack``, ``aftersales dev``,
+    ``python -m bench``): they keep their outbound events in their stack's data folder (the
+    stack's default), not in the shared store above, which they would inherit. The events
+    benchmark, for one, subscribes a receiver that is gone once its stack stops: in the shared
+    store, later tests of the same process saw that subscription's failed deliveries."""
+    monkeypatch.delenv("AFTERSALES_EVENTS_DSN", raising=False)
+
+
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(), data_converter=DATA_CONVERTER

@@ -18,7 +18,7 @@ import pytest
 from cli.dev import DevStack, start_on_free_ports, token_for, write_demo_tokens
 from faults.scripts import make_script
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(240), pytest.mark.usefixtures("own_event_store")]
 
 
 def test_api_answers_503_while_the_dev_server_is_down_and_recovers_by_itself(tmp_path: Path) -> None:
