@@ -31,15 +31,17 @@ from worker import build_worker
 os.environ.setdefault("AFTERSALES_EVENTS_DSN", f"sqlite:///{tempfile.mkdtemp(prefix='aftersales-events-')}/events.db")
 
 
-#: The modules that take longest (benchmarks, the fault harness, the fuzzer, whole stacks), longest
-#: first. They run first, so that under pytest-xdist (scripts/test.sh: ``--dist loadfile``) they
-#: start at once on different workers and the short modules fill in around them, rather than one
-#: of them starting last and running alone. Without xdist the order changes nothing.
+#: The modules that take longest (benchmarks, the fault harness, the fuzzer, whole stacks), about
+#: longest first. They run first, so that under pytest-xdist (scripts/test.sh: ``--dist loadfile``)
+#: they start at once on different workers and the short modules fill in around them, rather than
+#: one of them starting last and running alone. Each worker is handed a second module while its
+#: first runs: the walk-through sits third so that the benchmarks' worker gets it, not the fuzzer.
+#: Without xdist the order changes nothing but the order.
 LONGEST_FIRST = (
     "tests/bench/test_smoke.py",
     "tests/faults/test_harness_small.py",
-    "tests/security/test_fuzz.py",
     "tests/e2e/test_walkthrough.py",
+    "tests/security/test_fuzz.py",
     "tests/faults/test_outage.py",
     "tests/workbench/test_browser.py",
     "tests/sandbox/test_kill.py",
