@@ -36,7 +36,7 @@ os.environ.setdefault("AFTERSALES_EVENTS_DSN", f"sqlite:///{tempfile.mkdtemp(pre
 #: they start at once on different workers and the short modules fill in around them, rather than
 #: one of them starting last and running alone. Each worker is handed a second module while its
 #: first runs: the walk-through sits third so that the benchmarks' worker gets it, not the fuzzer.
-#: Without xdist the order changes nothing but the order.
+#: Without xdist the order is left as collected.
 LONGEST_FIRST = (
     "tests/bench/test_smoke.py",
     "tests/faults/test_harness_small.py",
@@ -53,7 +53,9 @@ LONGEST_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # not a pytest-xdist worker: the usual order
+        return
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keep their order
 
