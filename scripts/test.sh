@@ -21,4 +21,8 @@ if { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenqu
 fi
 .venv/bin/ruff check .
 .venv/bin/mypy domain workflows activities runtime worker.py http_api sandbox cli aftersales_client demo faults bench casefeed i18n notices reports workbench
-.venv/bin/python -m pytest -q "$@"
+# AFTERSALES_TEST_WORKERS=2 runs pytest on two pytest-xdist workers, whole modules each (module- and
+# session-scoped servers start once per worker; tests/conftest.py hands out the longest modules
+# first): about 7.5 min instead of 11 on a loaded 2-core machine. Off (0) by default: under that
+# load, 2 of 4 such runs failed on timing-sensitive tests that the serial order rarely trips.
+.venv/bin/python -m pytest -q -n "${AFTERSALES_TEST_WORKERS:-0}" --dist loadfile --no-loadscope-reorder "$@"

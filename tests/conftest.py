@@ -31,6 +31,45 @@ from worker import build_worker
 os.environ.setdefault("AFTERSALES_EVENTS_DSN", f"sqlite:///{tempfile.mkdtemp(prefix='aftersales-events-')}/events.db")
 
 
+#: The modules that take longest (benchmarks, the fault harness, the fuzzer, whole stacks), about
+#: longest first. They run first, so that under pytest-xdist (scripts/test.sh: ``--dist loadfile``)
+#: they start at once on different workers and the short modules fill in around them, rather than
+#: one of them starting last and running alone. Each worker is handed a second module while its
+#: first runs: the walk-through sits third so that the benchmarks' worker gets it, not the fuzzer.
+#: Without xdist the order is left as collected.
+LONGEST_FIRST = (
+    "tests/bench/test_smoke.py",
+    "tests/faults/test_harness_small.py",
+    "tests/e2e/test_walkthrough.py",
+    "tests/security/test_fuzz.py",
+    "tests/faults/test_outage.py",
+    "tests/workbench/test_browser.py",
+    "tests/sandbox/test_kill.py",
+    "tests/runtime/test_dev_server.py",
+    "tests/e2e/test_dev_stack.py",
+    "tests/workflows/test_search_attributes.py",
+    "tests/reports/test_api.py",
+    "tests/api/test_authorization.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # not a pytest-xdist worker: the usual order
+        return
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keep their order
+
+
+@pytest.fixture
+def own_event_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a test that starts a stack of processes (``cli.dev.DevStack``, ``aftersales dev``,
+    ``python -m bench``): they keep their outbound events in their stack's data folder (the
+    stack's default), not in the shared store above, which they would inherit. The events
+    benchmark, for one, subscribes a receiver that is gone once its stack stops: in the shared
+    store, later tests of the same process saw that subscription's failed deliveries."""
+    monkeypatch.delenv("AFTERSALES_EVENTS_DSN", raising=False)
+
+
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(

@@ -13,7 +13,7 @@ import pytest
 
 from bench.cost import CASE_TYPES
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.timeout(420), pytest.mark.usefixtures("own_event_store")]
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -30,7 +30,7 @@ merchant_decision_unshipped = "3s"
 satisfaction_followup = "5s"
 """
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120), pytest.mark.usefixtures("own_event_store")]
 
 
 def wait_for(

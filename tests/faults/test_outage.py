@@ -1,6 +1,7 @@
 """The API while the Temporal dev server is down: reads still answer (the case as last recorded,
 from the event store); opens and commands answer 503 with ``Retry-After`` (never a 500), with
-``may_have_applied`` telling a client to read the case before retrying; and when the server is back, the same API process answers again by itself.
+``may_have_applied`` telling a client to read the case before retrying; and when the server is
+back, the same API process answers again by itself.
 A real stack (``cli.dev.DevStack``: dev server, worker, API, sandbox as processes)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from cli.dev import DevStack, start_on_free_ports, token_for, write_demo_tokens
 from faults.scripts import make_script
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(240), pytest.mark.usefixtures("own_event_store")]
 
 
 def test_api_answers_503_while_the_dev_server_is_down_and_recovers_by_itself(tmp_path: Path) -> None:
@@ -54,14 +55,18 @@ async def _outage(stack: DevStack) -> None:
         assert temporal.process is not None
         await asyncio.to_thread(temporal.process.wait)
 
+        # A read, an open and a command, twice: the open and the command each wait out the API's
+        # Temporal client's retry window (about 8 s) before their 503, so they are sent together.
         answers: list[httpx.Response] = []
         for _ in range(2):
             # A read needs no Temporal: the case as the worker last recorded it (event store).
             read = await api.get(f"/v1/cases/{script.ref}", headers=auth("oncall"))
             assert read.status_code == 200, read.text
             assert read.json()["version"] == opened.json()["version"]
-            answers.append(await api.post("/v1/cases", json=second.request, headers=auth("shop-backend")))
-            answers.append(await api.post(f"/v1/cases/{script.ref}/approve", json={}, headers=auth("alice")))
+            answers += await asyncio.gather(
+                api.post("/v1/cases", json=second.request, headers=auth("shop-backend")),
+                api.post(f"/v1/cases/{script.ref}/approve", json={}, headers=auth("alice")),
+            )
         assert [a.status_code for a in answers] == [503] * len(answers), [(a.status_code, a.text) for a in answers]
         for a in answers:
             assert a.headers["Retry-After"].isdigit(), a.headers
@@ -72,7 +77,8 @@ async def _outage(stack: DevStack) -> None:
         assert api_process.exited() is None  # the API stays up through the outage
 
         temporal.start(stack.env())  # the same database file, the same port
-        view = await _eventually(lambda: api.get(f"/v1/cases/{script.ref}", headers=auth("oncall")), 90)
+        await _eventually(lambda: api.get("/readyz"), 90)
+        view = await _eventually(lambda: api.get(f"/v1/cases/{script.ref}", headers=auth("oncall")), 10)
         assert view["state"] == "awaiting_merchant_decision"
         # Nothing applied during the outage: the command is retried and applied once.
         approved = await api.post(

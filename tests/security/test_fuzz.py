@@ -111,12 +111,15 @@ class Cases:
     def fill(self) -> None:
         self.live = [self.fresh(s) for s in ("decision", "offer", "in_transit", "decision")]
 
-    def pick(self, index: int) -> str:
+    def pick(self, index: int) -> tuple[str, dict[str, Any]]:
+        """A live case and its snapshot as it is now (the "before" of a request sent next)."""
         position = index % len(self.live)
         case_id = self.live[position]
-        if snapshot(self.http, self.base_url, case_id)["state"] in ENDED:
+        now = snapshot(self.http, self.base_url, case_id)
+        if now["state"] in ENDED:
             case_id = self.live[position] = self.fresh("decision")
-        return case_id
+            now = snapshot(self.http, self.base_url, case_id)
+        return case_id, now
 
 
 def auth(who: str) -> dict[str, str]:
@@ -170,9 +173,10 @@ def run_operation(
     )
     def fuzz(case: schemathesis.Case, who: str, pick: int) -> None:
         case.headers = {**(case.headers or {}), **auth(who)}
-        target = None
+        target: str | None = None
+        before: dict[str, Any] | None = None
         if is_command or (reads_case and pick < 4):
-            target = cases.pick(pick)
+            target, before = cases.pick(pick)
             # The global reference: every role may name the case so (its id alone: only shop-1's staff).
             case.path_parameters = {**(case.path_parameters or {}), "case_id": f"shop-1:{target}"}
         opened_id = None
@@ -180,7 +184,8 @@ def run_operation(
             candidate = case.body.get("case_id")
             if isinstance(candidate, str) and CASE_ID.fullmatch(candidate):
                 opened_id = candidate
-        before = snapshot(http, base_url, target or opened_id) if (target or opened_id) else None
+        if opened_id:
+            before = snapshot(http, base_url, opened_id)
 
         if path == "/v1/courier/events":  # signed, or every request would stop at the signature
             raw = raw_body(case)
