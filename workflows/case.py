@@ -22,7 +22,8 @@ Activities:
     before the workflow returns), lookup_parcel, record_events (a local activity: the outbound
     events of each workflow task that changed the case, in one call, in order, with the case's
     view, which the API reads instead of querying; views only when the case was opened with
-    events off, ``CaseStart.events``), claim_parcel (when the case learns
+    events off, ``CaseStart.events``; nothing in a task that ran a command, whose answer carries
+    them), claim_parcel (when the case learns
     a tracking number: the parcel's workflow forwards the scans that came before, ``workflows.parcel``).
 """
 
