@@ -58,7 +58,7 @@ class Bench:
         command's own workflow task records nothing: ``workflows.case``)."""
         client = await connect(self.stack.temporal_address)
         return CaseService(client, Settings().task_queue, policy or load_policy(self.options.policy), events=events,
-                           views=EventStore(self.stack.env()["AFTERSALES_EVENTS_DSN"]))
+                           store=EventStore(self.stack.env()["AFTERSALES_EVENTS_DSN"]))
 
     def sandbox(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.stack.sandbox_url, timeout=60)

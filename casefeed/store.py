@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from casefeed.events import CaseEvent, EventBatch
-from domain.models import CaseView
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,8 @@ CREATE INDEX IF NOT EXISTS cases_shop_queue ON cases (shop_id, waiting_on, deadl
                                                      dispute_risk, refund_amount);
 CREATE INDEX IF NOT EXISTS cases_state_queue ON cases (state, deadline, case_key);
 -- What GET /v1/cases/{id} answers: each case's view as of its newest recording (the JSON of
--- domain.models.CaseView), written by record_events with the task's events, so reads never
+-- domain.models.CaseView), written with the case's events (by record_events, or by the API from
+-- a command's answer: CaseService.command), so reads never
 -- query the workflow (docs/reliability.md: a query racing a workflow task can corrupt a history).
 CREATE TABLE IF NOT EXISTS case_views (
     case_key TEXT PRIMARY KEY,
@@ -198,13 +198,6 @@ def _replace_uncommitted(db: sqlite3.Connection, case_key: str, event: CaseEvent
                (ts(now), row["seq"]))
 
 
-def _put_view(db: sqlite3.Connection, case_key: str, view: CaseView) -> None:
-    db.execute(
-        "INSERT INTO case_views (case_key, version, body) VALUES (?, ?, ?) ON CONFLICT (case_key)"
-        " DO UPDATE SET version = excluded.version, body = excluded.body WHERE excluded.version >= case_views.version",
-        (case_key, view.version, view.model_dump_json()))
-
-
 class EventStore:
     """Synchronous; async callers run it in a thread (``asyncio.to_thread``). One connection,
     serialized by a lock; other processes share the file through SQLite's locking."""
@@ -283,7 +276,11 @@ class EventStore:
                      ts(s.deadline) if s.deadline else None, s.deadline_kind, int(s.dispute_risk), s.close_reason,
                      s.currency, s.refund_amount, s.version, ts(s.updated_at), last_seq or 0))
             if batch.view is not None:
-                _put_view(db, batch.case_key, batch.view)
+                db.execute(
+                    "INSERT INTO case_views (case_key, version, body) VALUES (?, ?, ?) ON CONFLICT (case_key)"
+                    " DO UPDATE SET version = excluded.version, body = excluded.body"
+                    " WHERE excluded.version >= case_views.version",
+                    (batch.case_key, batch.view.version, batch.view.model_dump_json()))
         return recorded
 
     # ----------------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def create_app(
     book = TokenBook(tokens)
     store = EventStore(settings.events_dsn)
     state = ApiState(settings=settings, tokens=book, page_tokens=PageTokens(_page_token_key(settings, book)),
-                     views=store)
+                     store=store)
     if settings.jwt_jwks_url:
         state.jwt = JwtVerifier(settings)
     if client is not None:

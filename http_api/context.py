@@ -24,13 +24,13 @@ class ApiState:
     jwt: JwtVerifier | None = None
     client: Client | None = None
     service: CaseService | None = None
-    #: The event store, where cases' views are read (``CaseService.view``).
-    views: EventStore | None = None
+    #: The event store (``CaseService``: reads, and what commands changed).
+    store: EventStore | None = None
 
     def connected(self, client: Client) -> None:
         self.client = client
         self.service = CaseService(client, self.settings.task_queue, self.settings.policy, events=self.settings.events,
-                                   views=self.views, event_retry_for=self.settings.event_retry_for)
+                                   store=self.store, event_retry_for=self.settings.event_retry_for)
 
 
 def api_state(request: Request) -> ApiState:

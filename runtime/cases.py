@@ -62,15 +62,16 @@ RPC_TIMEOUT = timedelta(seconds=15)
 
 class CaseService:
     def __init__(self, client: Client, task_queue: str, policy: Policy, events: bool = True,
-                 views: EventStore | None = None, event_retry_for: timedelta = timedelta(days=3)) -> None:
+                 store: EventStore | None = None, event_retry_for: timedelta = timedelta(days=3)) -> None:
         self.client = client
         self.task_queue = task_queue
         self.policy = policy
         #: Whether the cases this service opens make outbound events (``AFTERSALES_EVENTS``).
         self.events = events
-        #: Where cases' views are read (the event store's ``case_views``, written by the workers);
-        #: None: every read is a workflow query. Also where a command's events are stored.
-        self.views = views
+        #: The event store: where cases' views are read (``case_views``) and where what a command
+        #: changed is stored; None: every read is a workflow query, and a command's events wait
+        #: for the case's next recording.
+        self.store = store
         #: How long the events a command made are delivered for (``AFTERSALES_EVENT_RETRY_FOR``).
         self.event_retry_for = event_retry_for
 
@@ -98,8 +99,8 @@ class CaseService:
         out a timer and signals of the same task has left histories that no longer replay:
         docs/reliability.md), and reads answer while no worker runs. A case with no stored view
         yet (opened a moment ago, or started before views were recorded) is queried."""
-        if self.views is not None:
-            body = await asyncio.to_thread(self.views.case_view, case.workflow_id)
+        if self.store is not None:
+            body = await asyncio.to_thread(self.store.case_view, case.workflow_id)
             if body is not None:
                 return CaseView.model_validate_json(body)
         try:
@@ -138,12 +139,12 @@ class CaseService:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise CaseNotFound(str(case)) from None
             raise
-        if self.views is not None and answer.batch is not None:
+        if self.store is not None and answer.batch is not None:
             # The command's workflow task records nothing itself (it might never have been
             # committed); this answer comes only once it was: its events and view are stored
             # here, so the case reads as changed and its events go out from now on.
             try:
-                await asyncio.to_thread(self.views.record, answer.batch, datetime.now(UTC), self.event_retry_for,
+                await asyncio.to_thread(self.store.record, answer.batch, datetime.now(UTC), self.event_retry_for,
                                         True)
             except sqlite3.Error as err:  # the command stands; the case's next recording carries them
                 log.warning("case %s: could not store what %s changed: %s", case, action, err)

@@ -64,7 +64,7 @@ async def test_a_commands_task_records_nothing_the_next_task_and_the_commands_an
         assert {v for _, v in after} >= {approved.version, shipped.version, scanned.version}
 
         # A service with the store stores the view its command answered with.
-        answering = FactoryShopCases(engine.client, engine.task_queue, engine.service.policy, views=store)
+        answering = FactoryShopCases(engine.client, engine.task_queue, engine.service.policy, store=store)
         noted = await answering.command(case_id, "add_note", STAFF, {"note": "box dented"})
         assert stored(store, case_id) == noted and noted.version == scanned.version + 1
         assert await answering.view(case_id) == noted
